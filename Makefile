@@ -12,6 +12,9 @@
 # make one benchmark, tests/fuzz/fuzz_*.c each make one libFuzzer target.
 
 SHELL      := /bin/bash
+V          ?= 0
+Q          := $(if $(filter 1,$(V)),,@)
+say         = $(if $(filter 1,$(V)),,@printf '  %-6s %s\n' $(1) $(2))
 CC         ?= gcc
 SAN        ?= 0
 BUILD      := build$(if $(filter 1,$(SAN)),-san)
@@ -73,31 +76,37 @@ check-includes:
 # ---------------------------------------------------------------- objects
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIBSHM): $(call obj,$(SHM_SRC))
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)$(AR) rcs $@ $^
 
 $(LIBPROTO): $(call obj,$(PROTO_SRC))
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)$(AR) rcs $@ $^
 
 $(LIBTSUP): $(call obj,$(TSUP_SRC))
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)$(AR) rcs $@ $^
 
 # ---------------------------------------------------------------- unit tests
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBTSUP) $(LIBPROTO) $(LIBSHM)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ -lcmocka $(LDLIBS) -lm
+	$(call say,CC,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ -lcmocka $(LDLIBS) -lm
 
 # ThreadSanitizer builds compile shm/ again with -fsanitize=thread (it cannot mix
 # with ASan, and every access must be instrumented).
 TSAN_FLAGS := -std=gnu11 -O1 -g -fsanitize=thread -I. -D_GNU_SOURCE $(WARN)
 $(BUILD)/tsan/%: tests/tsan/%.c $(SHM_SRC) $(wildcard shm/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(TSAN_FLAGS) $< $(SHM_SRC) -o $@ -lcmocka $(LDLIBS)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(TSAN_FLAGS) $< $(SHM_SRC) -o $@ -lcmocka $(LDLIBS)
 
 # ---------------------------------------------------------------- daemons and tools
 # Each daemon folder with sources builds one binary named after it; the
@@ -111,11 +120,13 @@ DAEMON_LIBS := -luring -lsystemd $(LDLIBS) -lm
 .SECONDEXPANSION:
 $(BUILD)/bin/%: $$(call obj,$$(wildcard $$*/*.c)) $(LIBPROTO) $(LIBSHM)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(DAEMON_LIBS)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(DAEMON_LIBS)
 
 $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIBTSUP) $(LIBPROTO) $(LIBSHM)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(DAEMON_LIBS)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(DAEMON_LIBS)
 
 # ---------------------------------------------------------------- benchmarks
 # DPDK's rte_ring and Concurrency Kit's ck_ring are baselines only: they link
@@ -124,12 +135,14 @@ DPDK_CFLAGS = $(shell pkg-config --cflags libdpdk 2>/dev/null)
 DPDK_LIBS   = $(shell pkg-config --libs libdpdk 2>/dev/null)
 $(BUILD)/bench/ring_bench: bench/ring_bench.c $(LIBSHM)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -std=gnu11 -O2 -g -march=native -Wall -Wextra -Wno-unused-parameter \
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) -std=gnu11 -O2 -g -march=native -Wall -Wextra -Wno-unused-parameter \
 	    $(DPDK_CFLAGS) $< $(LIBSHM) -o $@ $(DPDK_LIBS) -lck $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(LIBPROTO) $(LIBSHM)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) -lm
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS) -lm
 
 # ---------------------------------------------------------------- fuzzing
 # libFuzzer targets are built with clang; each links the sources it fuzzes.
@@ -138,7 +151,8 @@ FUZZ_FLAGS := -std=gnu11 -O1 -g -I. -D_GNU_SOURCE -DPKB_DEBUG=1 \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(SHM_SRC) $(PROTO_SRC) $(TSUP_SRC)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_FLAGS) $^ -o $@ $(LDLIBS) -lm
+	$(call say,CLANG,$@)
+	$(Q)clang $(FUZZ_FLAGS) $^ -o $@ $(LDLIBS) -lm
 
 # ---------------------------------------------------------------- running
 test: deps all $(FUZZ_BIN)

@@ -1,0 +1,208 @@
+/* proto/stack.c — one engine's protocol stack: set-up, the entry points the
+ * engine calls, and the queues between the layers and the engine.
+ *
+ * The glue of proto/: stack_input hands a frame to eth_input; stack_timers
+ * runs every layer's timers; the layers hand their output to stack_tx (frames
+ * for the device), stack_event (socket events) and stack_loopback (packets
+ * for ourselves, delivered on the next stack_poll_loopback so that a layer
+ * never re-enters the receive path from inside its own transmit path).
+ */
+#include "proto/stack.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "proto/arp.h"
+
+static const char *const drop_names[] = {
+#define NAME(name, text) #name,
+	PROTO_DROP_REASONS(NAME)
+#undef NAME
+};
+
+static const char *const drop_texts[] = {
+#define TEXT(name, text) text,
+	PROTO_DROP_REASONS(TEXT)
+#undef TEXT
+};
+
+static const char *const counter_names[] = {
+#define NAME(name, text) #name,
+	PROTO_COUNTERS(NAME)
+#undef NAME
+};
+
+const char *proto_drop_name(unsigned reason)
+{
+	return reason < PROTO_DROP_MAX ? drop_names[reason] : "?";
+}
+
+const char *proto_drop_text(unsigned reason)
+{
+	return reason < PROTO_DROP_MAX ? drop_texts[reason] : "?";
+}
+
+const char *proto_counter_name(unsigned counter)
+{
+	return counter < PROTO_CNT_MAX ? counter_names[counter] : "?";
+}
+
+static int config_routes(struct stack *stk, const struct stack_config *cfg)
+{
+	struct route_table *rt = &stk->routes;
+	int err;
+
+	route_init(rt);
+	if ((err = route_set_if_mtu(rt, STACK_IF_ETH, cfg->mtu)) < 0)
+		return err;
+	if ((err = route_addr_add(rt, cfg->addr, cfg->prefix_len, STACK_IF_ETH)) < 0)
+		return err;
+	if (cfg->gateway == 0)
+		return 0;
+	return route_add(rt, &(struct route){ .prefix = 0, .len = 0, .gateway = cfg->gateway,
+					     .ifindex = STACK_IF_ETH, .src = cfg->addr });
+}
+
+int stack_init(struct stack *stk, const struct stack_config *cfg,
+	       struct pkb_cache *cache, uint64_t now)
+{
+	int err;
+
+	if (cfg->addr == 0 || cfg->prefix_len > 32 || cfg->mtu < 68 || cfg->vlan_id > 4094)
+		return -EINVAL;
+	memset(stk, 0, sizeof(*stk));
+	stk->cfg = *cfg;
+	stk->cache = cache;
+	neigh_init(&stk->neigh);
+	hook_init(&stk->hooks);
+	ipv4_init(&stk->ip, cfg->secret);
+	icmp_init(&stk->icmp);
+	udp_init(&stk->udp);
+	if ((err = config_routes(stk, cfg)) < 0)
+		return err;
+	/* RFC 5227 3: announce our address so peers' caches learn (or fix) it. */
+	arp_send_gratuitous(stk, now);
+	return 0;
+}
+
+void stack_input(struct stack *stk, struct pkb *frame, uint64_t now)
+{
+	PROTO_COUNT(stk, ETH_IN);
+	/* pkb->port carries the device queue up to here; above it names the
+	 * interface, which ipv4_input trusts to tell loopback from the wire. */
+	frame->port = STACK_IF_ETH;
+	eth_input(stk, frame, now);
+}
+
+void stack_timers(struct stack *stk, uint64_t now)
+{
+	neigh_timers(stk, now);
+	ipv4_timers(stk, now);
+	if (stk->tcp)
+		tcp_timers(stk->tcp, &stk->tcp_env, now);
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+uint64_t stack_next_deadline(const struct stack *stk)
+{
+	uint64_t t = min_u64(neigh_next_deadline(&stk->neigh), ipv4_next_deadline(stk));
+
+	return stk->tcp ? min_u64(t, tcp_next_deadline(stk->tcp)) : t;
+}
+
+/* TCP's output: its segments leave through IPv4 with DF set, since TCP
+ * clamps its MSS to the route's MTU (RFC 9293 3.7.1). */
+static void tcp_output_cb(void *ctx, struct pkb *seg, uint32_t saddr, uint32_t daddr,
+			  uint64_t now)
+{
+	struct stack *stk = ctx;
+	const struct ipv4_tx tx = { .src = saddr, .dst = daddr, .proto = IPV4_PROTO_TCP,
+				    .ttl = 64, .df = true };
+
+	ipv4_output(stk, seg, &tx, now);
+}
+
+static void tcp_event_cb(void *ctx, uint32_t conn, unsigned events)
+{
+	stack_event(ctx, &(struct stack_event){ .type = STACK_EV_TCP, .sock_id = conn,
+						  .info = events });
+}
+
+static uint16_t tcp_route_mtu_cb(void *ctx, uint32_t daddr)
+{
+	struct stack *stk = ctx;
+	const struct route *r = route_lookup(&stk->routes, daddr);
+
+	return r ? r->mtu : stk->cfg.mtu;
+}
+
+void stack_attach_tcp(struct stack *stk, struct tcp_stack *tcp)
+{
+	stk->tcp = tcp;
+	stk->tcp_env = (struct tcp_env){ .cache = stk->cache, .ctx = stk,
+					 .output = tcp_output_cb, .event = tcp_event_cb,
+					 .route_mtu = tcp_route_mtu_cb };
+}
+
+void stack_tcp_input(struct stack *stk, struct pkb *b, const struct ipv4_info *ip,
+		     uint64_t now)
+{
+	if (!stk->tcp) {
+		PROTO_DROP(stk, TCP_NO_SOCKET, b);
+		return;
+	}
+	tcp_input(stk->tcp, &stk->tcp_env, b, ip->src, ip->dst, now);
+}
+
+void stack_tx(struct stack *stk, struct pkb *frame)
+{
+	if (stk->txq.n == STACK_TXQ_MAX) {
+		PROTO_DROP(stk, TXQ_FULL, frame);
+		return;
+	}
+	stk->txq.pkb[stk->txq.n++] = frame;
+	PROTO_COUNT(stk, ETH_OUT);
+}
+
+int stack_event(struct stack *stk, const struct stack_event *ev)
+{
+	if (stk->evq.n == STACK_EVQ_MAX) {
+		PROTO_DROP(stk, EVQ_FULL, ev->pkb);
+		return -ENOBUFS;
+	}
+	stk->evq.ev[stk->evq.n++] = *ev;
+	return 0;
+}
+
+void stack_loopback(struct stack *stk, struct pkb *pkt)
+{
+	if (stk->loop_n == STACK_LOOP_MAX) {
+		PROTO_DROP(stk, LOOPBACK_FULL, pkt);
+		return;
+	}
+	stk->loop[(stk->loop_first + stk->loop_n) % STACK_LOOP_MAX] = pkt;
+	stk->loop_n++;
+	PROTO_COUNT(stk, LOOPBACK);
+}
+
+unsigned stack_poll_loopback(struct stack *stk, unsigned budget, uint64_t now)
+{
+	unsigned done = 0;
+
+	/* Packets looped back while we deliver these wait for the next call:
+	 * the budget bounds the work, as NAPI's does. */
+	while (stk->loop_n > 0 && done < budget) {
+		struct pkb *pkt = stk->loop[stk->loop_first];
+
+		stk->loop_first = (stk->loop_first + 1) % STACK_LOOP_MAX;
+		stk->loop_n--;
+		pkt->port = STACK_IF_LOOPBACK;
+		ipv4_input(stk, pkt, now);
+		done++;
+	}
+	return done;
+}
