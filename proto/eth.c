@@ -132,7 +132,7 @@ void eth_send(struct stack *stk, struct pkb *b, const uint8_t dst[ETH_ALEN],
 	      uint16_t ethertype)
 {
 	if (eth_push_header(stk, b, dst, ethertype) < 0)
-		return PROTO_DROP(stk, NO_BUFFERS, b);
+		return PROTO_DROP(stk, ETH_NO_HEADROOM, b);
 	stack_tx(stk, b);
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "proto/arp.h"
+#include "proto/ip_reasm.h"
 
 static const char *const drop_names[] = {
 #define NAME(name, text) #name,
@@ -156,6 +157,22 @@ void stack_tcp_input(struct stack *stk, struct pkb *b, const struct ipv4_info *i
 		return;
 	}
 	tcp_input(stk->tcp, &stk->tcp_env, b, ip->src, ip->dst, now);
+}
+
+void stack_flush(struct stack *stk)
+{
+	ip_reasm_flush(stk);
+	neigh_flush(stk);
+	for (uint32_t i = 0; i < stk->txq.n; i++)
+		pkb_free(stk->cache, stk->txq.pkb[i]);
+	stk->txq.n = 0;
+	for (uint32_t i = 0; i < stk->evq.n; i++)
+		pkb_free(stk->cache, stk->evq.ev[i].pkb);
+	stk->evq.n = 0;
+	for (; stk->loop_n > 0; stk->loop_n--) {
+		pkb_free(stk->cache, stk->loop[stk->loop_first]);
+		stk->loop_first = (stk->loop_first + 1) % STACK_LOOP_MAX;
+	}
 }
 
 void stack_tx(struct stack *stk, struct pkb *frame)

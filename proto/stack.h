@@ -134,6 +134,11 @@ void stack_timers(struct stack *stk, uint64_t now);
 /* Earliest time stack_timers has work to do (UINT64_MAX: none). */
 uint64_t stack_next_deadline(const struct stack *stk);
 
+/* Free every packet the stack holds (reassembly, neighbour queues, the tx,
+ * event and loopback queues) and forget neighbours: for engine shutdown and
+ * test teardown, so that the pool gets every buffer back. Tables stay usable. */
+void stack_flush(struct stack *stk);
+
 /* Deliver packets that were looped back (127/8, own address) during the last
  * pass: called by the engine after draining; bounded by `budget` packets.
  * Returns how many were processed. */

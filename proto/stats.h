@@ -23,6 +23,7 @@
 	X(ETH_BAD_SRC,        "ethernet: multicast/broadcast source MAC")       \
 	X(ETH_UNKNOWN_TYPE,   "ethernet: ethertype not handled")                \
 	X(ETH_VLAN_MISMATCH,  "ethernet: VLAN not configured")                  \
+	X(ETH_NO_HEADROOM,    "ethernet: no headroom (or shared data) for the header") \
 	/* ARP and neighbours */                                                \
 	X(ARP_MALFORMED,      "arp: malformed or unsupported packet")           \
 	X(ARP_NOT_FOR_US,     "arp: target address not ours")                   \

@@ -424,7 +424,7 @@ static void test_eth_push_header_without_room_leaves_pkb_unchanged(void **state)
 	pkb_free(stk->cache, orig);
 	txq_clear(stk);
 	eth_send(stk, b, peer_mac, ETH_P_IPV4);
-	assert_int_equal(drops(fx, PROTO_DROP_NO_BUFFERS), 1);
+	assert_int_equal(drops(fx, PROTO_DROP_ETH_NO_HEADROOM), 1);
 	assert_int_equal(stk->txq.n, 0);
 }
 
