@@ -179,6 +179,46 @@ int doorbell_wait(struct doorbell *db, uint32_t token, int64_t timeout_ns)
 	return -err;
 }
 
+/* futex_waitv takes an absolute CLOCK_MONOTONIC deadline. */
+static const struct timespec *doorbell_deadline(int64_t ns, struct timespec *ts)
+{
+	if (ns < 0)
+		return NULL;
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ns += ts->tv_nsec;
+	ts->tv_sec += ns / 1000000000;
+	ts->tv_nsec = ns % 1000000000;
+	return ts;
+}
+
+int doorbell_wait_many(struct doorbell *const *dbs, const uint32_t *tokens, unsigned n,
+		       int64_t timeout_ns)
+{
+	struct futex_waitv w[DOORBELL_WAIT_MANY_MAX];
+	struct timespec ts;
+	int err = 0;
+
+	if (n == 0 || n > DOORBELL_WAIT_MANY_MAX)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		/* FUTEX_32 without FUTEX_PRIVATE_FLAG: process-shared, as
+		 * doorbell_wait's FUTEX_WAIT, so a doorbell_ring wakes us. */
+		w[i] = (struct futex_waitv){ .val = tokens[i], .flags = FUTEX_32,
+					     .uaddr = (uintptr_t)doorbell_futex_word(dbs[i]) };
+		atomic_fetch_add_explicit(&dbs[i]->sleeps, 1, memory_order_relaxed);
+	}
+	/* As in doorbell_wait: an epoch that moved on since its token makes the
+	 * kernel return at once (EAGAIN); a later ring finds us queued. */
+	if (syscall(SYS_futex_waitv, w, n, 0, doorbell_deadline(timeout_ns, &ts),
+		    CLOCK_MONOTONIC) < 0)
+		err = errno;
+	for (unsigned i = 0; i < n; i++)
+		doorbell_withdraw(dbs[i], tokens[i]);
+	if (err == 0 || err == EAGAIN)
+		return 0;
+	return -err;
+}
+
 int doorbell_wait_eventfd(struct doorbell *db, uint32_t token, int efd,
 			  int64_t timeout_ns)
 {

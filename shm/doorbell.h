@@ -122,6 +122,17 @@ int doorbell_ring_eventfd(struct doorbell *db, int efd);
 int doorbell_wait_eventfd(struct doorbell *db, uint32_t token, int efd,
 			  int64_t timeout_ns);
 
+/* Consumer of several doorbells (netd: its nic rx doorbell and one per
+ * application) sleeping on all of them at once with futex_waitv(2): after
+ * doorbell_prepare_wait() on each (tokens[i] for dbs[i]) and the re-check of
+ * every condition, sleep until any of them is rung or timeout_ns passes
+ * (relative; negative: no limit). Withdraws every announcement. n is at most
+ * DOORBELL_WAIT_MANY_MAX. Returns 0 (rung or spurious: re-check), -ETIMEDOUT,
+ * -EINTR, -EINVAL, or -ENOSYS on a kernel without futex_waitv (5.16+). */
+#define DOORBELL_WAIT_MANY_MAX 128u
+int doorbell_wait_many(struct doorbell *const *dbs, const uint32_t *tokens, unsigned n,
+		       int64_t timeout_ns);
+
 /* Counters, for ctl/ and tests (relaxed reads: a snapshot, not a fence). */
 static inline uint64_t doorbell_wakes(const struct doorbell *db)
 {

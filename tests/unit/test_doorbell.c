@@ -395,6 +395,78 @@ static void test_doorbell_eventfd_wait_times_out(void **state)
 	close(efd);
 }
 
+/* netd's sleep: three doorbells at once; a ring on any one wakes it. */
+struct many {
+	struct doorbell *db[3];
+	uint32_t tok[3];
+	int result;
+	uint64_t woke_ns;
+};
+
+static void *many_main(void *arg)
+{
+	struct many *m = arg;
+
+	m->result = doorbell_wait_many(m->db, m->tok, 3, 5000000000ll);
+	m->woke_ns = now_ns();
+	return NULL;
+}
+
+static void test_doorbell_wait_many_wakes_on_any(void **state)
+{
+	struct doorbell *dbs = aligned_alloc(64, 3 * sizeof(*dbs));
+	struct many m = { .result = 1 };
+	pthread_t t;
+
+	(void)state;
+	assert_non_null(dbs);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(doorbell_init(&dbs[i]), 0);
+		m.db[i] = &dbs[i];
+		m.tok[i] = doorbell_prepare_wait(&dbs[i]);
+	}
+	assert_int_equal(pthread_create(&t, NULL, many_main, &m), 0);
+	sleep_ms(50);
+	assert_int_equal(m.result, 1);                 /* still asleep */
+	uint64_t rung = now_ns();
+	assert_int_equal(doorbell_ring(&dbs[1]), 1);   /* the middle one */
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(m.result, 0);
+	assert_true(m.woke_ns - rung < 1000000000ull);
+	for (int i = 0; i < 3; i++)                    /* every announcement withdrawn */
+		assert_int_equal(doorbell_waiters(&dbs[i]), 0);
+	assert_int_equal(doorbell_ring(&dbs[0]), 0);   /* nobody waits now: suppressed */
+	free(dbs);
+}
+
+static void test_doorbell_wait_many_times_out_and_stale(void **state)
+{
+	struct doorbell *dbs = aligned_alloc(64, 2 * sizeof(*dbs));
+	struct doorbell *p[2];
+	uint32_t tok[2];
+	uint64_t t0;
+
+	(void)state;
+	assert_non_null(dbs);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(doorbell_init(&dbs[i]), 0);
+		p[i] = &dbs[i];
+		tok[i] = doorbell_prepare_wait(&dbs[i]);
+	}
+	t0 = now_ns();
+	assert_int_equal(doorbell_wait_many(p, tok, 2, 20000000), -ETIMEDOUT);
+	assert_true(now_ns() - t0 >= 15000000ull);
+	/* A ring between the announcement and the sleep is not lost. */
+	for (int i = 0; i < 2; i++)
+		tok[i] = doorbell_prepare_wait(&dbs[i]);
+	assert_int_equal(doorbell_ring(&dbs[0]), 1);
+	t0 = now_ns();
+	assert_int_equal(doorbell_wait_many(p, tok, 2, 2000000000ll), 0);
+	assert_true(now_ns() - t0 < 1000000000ull);
+	assert_int_equal(doorbell_wait_many(p, tok, 0, 0), -EINVAL);
+	free(dbs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -409,6 +481,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_doorbell_pingpong_no_lost_wakeup, setup_db, teardown_db),
 		cmocka_unit_test_setup_teardown(test_doorbell_eventfd_wakes_sleeper, setup_db, teardown_db),
 		cmocka_unit_test_setup_teardown(test_doorbell_eventfd_wait_times_out, setup_db, teardown_db),
+		cmocka_unit_test(test_doorbell_wait_many_wakes_on_any),
+		cmocka_unit_test(test_doorbell_wait_many_times_out_and_stale),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

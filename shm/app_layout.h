@@ -1,0 +1,271 @@
+/* shm/app_layout.h — the application boundary: one app's region, the hellos
+ * with sockd, and the command/completion protocol between libsock and netd.
+ *
+ * Who talks to whom:
+ *
+ *     app (libsock) --hello--> sockd     RUN_DIR/sockd.sock: admission (SO_PEERCRED),
+ *                   <--welcome--         the app's region fd + its wake eventfd (SCM_RIGHTS)
+ *     sockd --APP_ATTACH--> netd         RUN_DIR/sockd.sock too (role NETD): the same
+ *                                        fds and the app's policy; APP_DETACH when it dies
+ *     app <==region==> netd              data path: commands, completions, socket
+ *                                        state, byte rings; no daemon in between
+ *
+ * The region (kind REGION_KIND_APP, layout APP_LAYOUT_VERSION), created by
+ * sockd per admitted application and mapped by the app and by netd:
+ *
+ *     area         what                                       written by
+ *     "app.ctl"    struct app_ctl: geometry, ids, doorbells   sockd (geometry), both (doorbells)
+ *     "app.cmd"    ring of struct app_cmd (app -> netd)        app produces, netd consumes
+ *     "app.cpl"    ring of struct app_cpl (netd -> app)        netd produces, app consumes
+ *     "app.socks"  struct app_sock[nsocks]: per-socket state   see the struct
+ *     "app.bufs"   2 byte rings per socket, APP_BUF_SIZE each  rx: netd -> app, tx: app -> netd
+ *
+ * Trust. netd treats everything in this region as hostile input: it keeps its
+ * own copy of the geometry (from sockd, never from app.ctl), checks every
+ * socket index against its own table, reads ring indices once and clamps
+ * them, and derives each socket's buffer address from the index alone. A
+ * hostile app can corrupt its own sockets, never netd or another app.
+ *
+ * Sockets. A stack socket is named by its index in app.socks (0 .. nsocks-1);
+ * libsock allocates indices (it owns the free list, in its own memory) and
+ * netd learns of a socket with APP_OP_SOCKET. In the app, every stack socket
+ * also has a real kernel file descriptor (a placeholder eventfd), so that fd
+ * numbers never collide with the app's other files; libsock maps fd -> index.
+ *
+ * Readiness. netd keeps app_sock.events (POLLIN/POLLOUT/POLLERR/POLLHUP/
+ * POLLRDHUP bits as in <poll.h>) current; after changing any, it rings the
+ * app's doorbell "wake" with the eventfd form (the app waits for its wake
+ * eventfd in poll/epoll/select/ppoll, together with its kernel fds). An app
+ * that posts a command rings netd's doorbell "netd" with doorbell_ring (the
+ * futex form: netd sleeps on all its doorbells at once with
+ * doorbell_wait_many, i.e. futex_waitv). Notify suppression on both: no
+ * syscall while the other side is awake.
+ *
+ * Byte rings. Each socket has an rx ring (netd writes, app reads) and a tx
+ * ring (app writes, netd reads) of APP_BUF_SIZE bytes. Indices are
+ * free-running uint32 byte counts; producer publishes with a release store,
+ * consumer reads with acquire (as shm/ring.h). TCP streams are raw bytes.
+ * UDP datagrams are records: struct app_dgram then the payload, each record
+ * starting 8-byte aligned; a record never wraps (a producer that would wrap
+ * writes an APP_DGRAM_PAD record to the end of the buffer first).
+ *
+ * Copies (DESIGN.md counts them): send = app memory -> tx ring (libsock) ->
+ * TCP's send buffer (netd) -> packet buffer (TCP); receive the reverse. That
+ * is one more each way than DESIGN.md's budget, because TCP's buffers live in
+ * netd's region, not in the app's: docs/ARCHITECTURE.md says why and what
+ * removes it.
+ */
+#ifndef RINGSTACK_SHM_APP_LAYOUT_H
+#define RINGSTACK_SHM_APP_LAYOUT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shm/doorbell.h"
+
+#define APP_LAYOUT_VERSION  1u
+
+#define APP_SOCK_FILE       "sockd.sock"   /* RUN_DIR/sockd.sock */
+#define APP_AREA_CTL        "app.ctl"
+#define APP_AREA_CMD        "app.cmd"
+#define APP_AREA_CPL        "app.cpl"
+#define APP_AREA_SOCKS      "app.socks"
+#define APP_AREA_BUFS       "app.bufs"
+
+#define APP_SOCKS_DEF       256u           /* sockets per app (quota) */
+#define APP_SOCKS_MAX       4096u
+#define APP_BUF_SIZE        (256u * 1024)  /* bytes per byte ring, a power of two */
+#define APP_CMD_RING        1024u          /* commands in flight */
+#define APP_CPL_RING        1024u          /* completions in flight */
+
+/* ------------------------------------------------------------- app.ctl */
+
+#define APP_CTL_MAGIC       0x41505043u    /* "APPC" */
+
+struct app_ctl {
+	uint32_t magic;            /* APP_CTL_MAGIC */
+	uint32_t version;          /* APP_LAYOUT_VERSION */
+	uint32_t app_id;           /* sockd's id for the app, unique while sockd runs */
+	uint32_t pid;              /* the admitted process */
+	uint32_t uid;
+	uint32_t nsocks;           /* entries in app.socks */
+	uint32_t buf_size;         /* bytes per byte ring */
+	uint32_t flags;            /* enum app_flags (policy, informational for the app) */
+	uint8_t pad[32];
+	struct doorbell wake;      /* app sleeps on it; netd rings (eventfd form) */
+	struct doorbell netd;      /* netd sleeps on it (futex); the app rings */
+};
+_Static_assert(offsetof(struct app_ctl, wake) == 64, "app_ctl layout changed");
+_Static_assert(sizeof(struct app_ctl) == 64 + 2 * DOORBELL_SIZE, "app_ctl layout changed");
+
+enum app_flags {
+	APP_F_BIND_PRIV = 1u << 0, /* may bind ports below 1024 (CAP_NET_BIND_SERVICE) */
+};
+
+/* ------------------------------------------------------------ commands */
+
+/* What libsock asks of netd. Every command gets exactly one completion with
+ * the same seq, except APP_OP_TX and APP_OP_RX_DONE (notifications). */
+enum app_op {
+	APP_OP_SOCKET = 1,    /* sock, arg0 = SOCK_STREAM | SOCK_DGRAM      -> 0 | -errno */
+	APP_OP_BIND,          /* sock, addr:port (port 0: ephemeral), arg0 = APP_SO_* flags
+	                       *                             -> 0, cpl.addr:port = bound */
+	APP_OP_LISTEN,        /* sock, arg0 = backlog          -> 0 | -errno */
+	APP_OP_ACCEPT,        /* sock = listener, arg0 = new sock index
+	                       *   -> 0, cpl.addr:port = peer | -EAGAIN | -errno */
+	APP_OP_CONNECT,       /* sock, addr:port -> 0 (connected, or for UDP: set peer)
+	                       *   | -EINPROGRESS (TCP: POLLOUT|POLLERR on sock follow) */
+	APP_OP_SHUTDOWN,      /* sock, arg0 = SHUT_RD/WR/RDWR  -> 0 | -errno */
+	APP_OP_CLOSE,         /* sock                          -> 0; the index is free after */
+	APP_OP_SETSOCKOPT,    /* sock, arg0 = level, arg1 = optname, val = value -> 0 | -errno */
+	APP_OP_GETSOCKOPT,    /* sock, arg0 = level, arg1 = optname -> 0, cpl.val | -errno */
+	APP_OP_GETNAME,       /* sock, arg0 = 0 local / 1 peer -> 0, cpl.addr:port | -ENOTCONN */
+	APP_OP_TX,            /* sock: the tx ring has new bytes (notification, no completion) */
+	APP_OP_RX_DONE,       /* sock: the app consumed rx bytes (window update; no completion) */
+	APP_OP_MAX
+};
+
+/* APP_OP_BIND / SOCKET flags (arg0 of BIND) */
+#define APP_SO_REUSEADDR  0x1u
+#define APP_SO_REUSEPORT  0x2u
+
+struct app_cmd {
+	uint16_t op;          /* enum app_op */
+	uint16_t port;        /* host order */
+	uint32_t sock;        /* socket index */
+	uint32_t seq;         /* echoed in the completion */
+	uint32_t addr;        /* IPv4, host order */
+	int32_t arg0, arg1;
+	int64_t val;          /* option value (ints and times) */
+	uint64_t ts;          /* CLOCK_MONOTONIC ns when posted: per-stage latency */
+	uint8_t pad[24];
+};
+_Static_assert(sizeof(struct app_cmd) == 64, "app_cmd is one cache line");
+
+struct app_cpl {
+	uint32_t seq;         /* the command's */
+	int32_t result;       /* 0, a count, or -errno */
+	uint32_t sock;
+	uint32_t addr;        /* host order */
+	uint16_t port;
+	uint16_t op;
+	uint32_t pad0;
+	int64_t val;
+	uint64_t pad[4];
+};
+_Static_assert(sizeof(struct app_cpl) == 64, "app_cpl is one cache line");
+
+/* ------------------------------------------------------------- sockets */
+
+enum app_sock_state {
+	APP_SOCK_FREE = 0,
+	APP_SOCK_OPEN,        /* netd knows it (after APP_OP_SOCKET) */
+	APP_SOCK_CLOSING,     /* APP_OP_CLOSE posted */
+};
+
+/* A byte ring's indices; the buffer is found from the socket index. Each
+ * index has one writer; 64 bytes apart so that they do not share a line. */
+struct app_bring {
+	_Atomic uint32_t prod;    /* bytes ever written (producer: release) */
+	uint8_t pad0[60];
+	_Atomic uint32_t cons;    /* bytes ever read (consumer: release) */
+	uint8_t pad1[60];
+};
+_Static_assert(sizeof(struct app_bring) == 128, "app_bring layout changed");
+
+struct app_sock {
+	_Atomic uint32_t events;  /* POLLIN/POLLOUT/POLLERR/POLLHUP/POLLRDHUP: netd writes */
+	_Atomic int32_t error;    /* pending -errno for SO_ERROR, netd writes; app clears via GETSOCKOPT */
+	uint32_t state;           /* enum app_sock_state: the app's view */
+	uint32_t type;            /* SOCK_STREAM or SOCK_DGRAM: the app's view */
+	uint8_t pad[48];
+	struct app_bring rx;      /* netd produces, app consumes */
+	struct app_bring tx;      /* app produces, netd consumes */
+};
+_Static_assert(sizeof(struct app_sock) == 320, "app_sock layout changed");
+_Static_assert(offsetof(struct app_sock, rx) == 64, "app_sock layout changed");
+
+/* UDP records in a byte ring: this header, then len payload bytes; the next
+ * record starts at the next multiple of 8. */
+#define APP_DGRAM_PAD    0xffffffffu   /* len of a filler record up to the buffer's end */
+
+struct app_dgram {
+	uint32_t len;         /* payload bytes, or APP_DGRAM_PAD */
+	uint32_t addr;        /* rx: source; tx: destination (0: the connected peer). host order */
+	uint16_t port;
+	uint16_t flags;       /* rx: APP_DGRAM_TRUNC... reserved */
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct app_dgram) == 16, "app_dgram layout changed");
+
+/* Where socket i's rx and tx buffers start inside app.bufs. Both sides use
+ * this with their own trusted buf_size. */
+static inline uint64_t app_buf_off(uint32_t sock, uint32_t buf_size, int tx)
+{
+	return ((uint64_t)sock * 2 + (tx ? 1 : 0)) * buf_size;
+}
+
+/* ---------------------------------------------------------- the hellos */
+
+/* Over RUN_DIR/sockd.sock (SOCK_SEQPACKET). A peer sends one app_hello; sockd
+ * answers one app_welcome. For role APP with status 0, SCM_RIGHTS carries
+ * [0] the region fd, [1] the app's wake eventfd (wait on it; netd rings it
+ * with doorbell_ring_eventfd on app_ctl.wake). For role NETD, sockd then
+ * sends one app_attach (+ the same two fds) per admitted
+ * app and one app_detach when an app goes; the connection stays open and EOF
+ * means the other side is gone. An app's connection stays open too: sockd
+ * watches it (and the app's pidfd) to clean up after the app. */
+#define APP_HELLO_MAGIC    0x41484c4fu   /* "AHLO" */
+#define APP_WELCOME_MAGIC  0x4157454cu   /* "AWEL" */
+#define APP_ATTACH_MAGIC   0x41415454u   /* "AATT" */
+#define APP_DETACH_MAGIC   0x41444554u   /* "ADET" */
+#define APP_HELLO_VERSION  1u
+#define APP_WELCOME_NFDS   2u
+
+enum app_role {
+	APP_ROLE_APP = 1,
+	APP_ROLE_NETD = 2,
+};
+
+struct app_hello {
+	uint32_t magic;           /* APP_HELLO_MAGIC */
+	uint16_t version;         /* APP_HELLO_VERSION */
+	uint16_t role;            /* enum app_role */
+	uint32_t layout_version;  /* APP_LAYOUT_VERSION the peer was built with */
+	uint32_t pid;             /* informational: sockd trusts SO_PEERCRED only */
+	char name[16];            /* comm, for logs */
+};
+_Static_assert(sizeof(struct app_hello) == 32, "app_hello layout changed");
+
+struct app_welcome {
+	uint32_t magic;           /* APP_WELCOME_MAGIC */
+	uint16_t version;
+	int16_t status;           /* 0 or -errno (-EPROTO: version, -EUSERS: too many apps) */
+	uint32_t layout_version;
+	uint32_t app_id;
+	uint64_t region_size;
+	uint64_t pad;
+};
+_Static_assert(sizeof(struct app_welcome) == 32, "app_welcome layout changed");
+
+/* sockd -> netd, with the app's two fds in SCM_RIGHTS. The geometry here is
+ * what netd trusts (never app.ctl's copy). */
+struct app_attach {
+	uint32_t magic;           /* APP_ATTACH_MAGIC */
+	uint32_t app_id;
+	uint32_t pid, uid;
+	uint32_t nsocks;
+	uint32_t buf_size;
+	uint32_t flags;           /* enum app_flags: policy netd enforces */
+	uint32_t pad;
+	uint64_t region_size;
+};
+_Static_assert(sizeof(struct app_attach) == 40, "app_attach layout changed");
+
+struct app_detach {
+	uint32_t magic;           /* APP_DETACH_MAGIC */
+	uint32_t app_id;
+};
+
+#endif /* RINGSTACK_SHM_APP_LAYOUT_H */
