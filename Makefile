@@ -65,7 +65,7 @@ FUZZ_BIN   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 .PHONY: all deps test unit tsan fuzz-corpus fuzz bench run check-includes clean
 .DEFAULT_GOAL := all
 
-all: check-includes $(LIBSHM) $(LIBPROTO) $(UNIT_BIN) $(TSAN_BIN) $(BENCH_BIN) $(DAEMON_BIN) $(TOOL_BIN)
+all: check-includes $(LIBSHM) $(LIBPROTO) $(UNIT_BIN) $(TSAN_BIN) $(BENCH_BIN) $(DAEMON_BIN) $(TOOL_BIN) $(LIBSOCK_SO)
 
 deps:
 	@./scripts/install-deps.sh
@@ -128,6 +128,25 @@ $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIBTSUP) $(LIBPROTO) $(LIBSHM)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(DAEMON_LIBS)
 
+# ---------------------------------------------------------------- libsock.so
+# The LD_PRELOAD shim: libsock/*.c plus shm/ compiled position-independent,
+# hidden visibility, exporting only what libsock/libsock.map lists. Never
+# sanitized: it is preloaded into programs that are not.
+LIBSOCK_SRC := $(wildcard libsock/*.c)
+LIBSOCK_SO  := $(if $(LIBSOCK_SRC),$(BUILD)/lib/libringstack.so)
+pic         = $(patsubst %.c,$(BUILD)/pic/%.o,$(1))
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(filter-out -fPIE $(SANFLAGS),$(CFLAGS)) -fPIC -fvisibility=hidden -MMD -MP -c $< -o $@
+
+$(BUILD)/lib/libringstack.so: $(call pic,$(LIBSOCK_SRC) $(SHM_SRC)) libsock/libsock.map
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) -shared $(filter-out -pie $(SANFLAGS),$(LDFLAGS)) -Wl,--version-script=libsock/libsock.map \
+	    $(filter %.o,$^) -o $@ -ldl -lpthread -lnuma
+
 # ---------------------------------------------------------------- benchmarks
 # DPDK's rte_ring and Concurrency Kit's ck_ring are baselines only: they link
 # into the ring benchmark and nowhere else.
@@ -137,7 +156,7 @@ $(BUILD)/bench/ring_bench: bench/ring_bench.c $(LIBSHM)
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) -std=gnu11 -O2 -g -march=native -Wall -Wextra -Wno-unused-parameter \
-	    $(DPDK_CFLAGS) $< $(LIBSHM) -o $@ $(DPDK_LIBS) -lck $(LDLIBS)
+	    $(SANFLAGS) $(DPDK_CFLAGS) $< $(LIBSHM) -o $@ $(DPDK_LIBS) -lck $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(LIBPROTO) $(LIBSHM)
 	@mkdir -p $(dir $@)
@@ -170,4 +189,4 @@ run: deps all
 clean:
 	rm -rf build build-san
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/pic -name '*.d' 2>/dev/null)

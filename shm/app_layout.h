@@ -32,8 +32,16 @@
  * also has a real kernel file descriptor (a placeholder eventfd), so that fd
  * numbers never collide with the app's other files; libsock maps fd -> index.
  *
- * Readiness. netd keeps app_sock.events (POLLIN/POLLOUT/POLLERR/POLLHUP/
- * POLLRDHUP bits as in <poll.h>) current; after changing any, it rings the
+ * Readiness. netd keeps app_sock.events (the APP_EV_* state bits below)
+ * current and libsock derives poll readiness from them and from its own view
+ * of the byte rings:
+ *
+ *     POLLIN    rx ring not empty, or RDHUP, HUP or ERR, or (listener) ACCEPTQ
+ *     POLLOUT   tx ring has room and (stream) CONNECTED and not HUP
+ *     POLLERR   ERR          POLLHUP  HUP          POLLRDHUP  RDHUP
+ *
+ * netd publishes rx bytes (release store of rx.prod) before it sets the bits
+ * that announce them, and sets bits before it rings; after changing any, it rings the
  * app's doorbell "wake" with the eventfd form (the app waits for its wake
  * eventfd in poll/epoll/select/ppoll, together with its kernel fds). An app
  * that posts a command rings netd's doorbell "netd" with doorbell_ring (the
@@ -174,8 +182,17 @@ struct app_bring {
 };
 _Static_assert(sizeof(struct app_bring) == 128, "app_bring layout changed");
 
+/* app_sock.events: connection state netd reports (libsock reads). */
+enum app_events {
+	APP_EV_CONNECTED = 1u << 0,  /* stream: established (an active open completed) */
+	APP_EV_ACCEPTQ = 1u << 1,    /* listener: at least one connection to accept */
+	APP_EV_RDHUP = 1u << 2,      /* the peer closed its side: after the rx bytes, EOF */
+	APP_EV_HUP = 1u << 3,        /* closed both ways, reset or failed: nothing more moves */
+	APP_EV_ERR = 1u << 4,        /* app_sock.error holds a pending -errno */
+};
+
 struct app_sock {
-	_Atomic uint32_t events;  /* POLLIN/POLLOUT/POLLERR/POLLHUP/POLLRDHUP: netd writes */
+	_Atomic uint32_t events;  /* enum app_events, netd writes (release) */
 	_Atomic int32_t error;    /* pending -errno for SO_ERROR, netd writes; app clears via GETSOCKOPT */
 	uint32_t state;           /* enum app_sock_state: the app's view */
 	uint32_t type;            /* SOCK_STREAM or SOCK_DGRAM: the app's view */
