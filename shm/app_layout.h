@@ -284,5 +284,19 @@ struct app_detach {
 	uint32_t magic;           /* APP_DETACH_MAGIC */
 	uint32_t app_id;
 };
+_Static_assert(sizeof(struct app_detach) == 8, "app_detach layout changed");
+
+/* netd -> sockd: netd answers every app_attach (replays included) with one
+ * ack once it has mapped the region and handed it to its engine. sockd
+ * welcomes the app only then, so an app never posts a command to a netd that
+ * does not have its region yet; an attach not acknowledged in time gets the
+ * app welcomed with -EAGAIN. */
+#define APP_ATTACH_ACK_MAGIC 0x41414b4bu   /* "AAKK" */
+
+struct app_attach_ack {
+	uint32_t magic;           /* APP_ATTACH_ACK_MAGIC */
+	uint32_t app_id;          /* the app_attach's */
+};
+_Static_assert(sizeof(struct app_attach_ack) == 8, "app_attach_ack layout changed");
 
 #endif /* RINGSTACK_SHM_APP_LAYOUT_H */

@@ -206,10 +206,13 @@ int region_open(struct region *r, const char *path, enum region_kind kind, uint3
 
 void region_close(struct region *r)
 {
-	if (r->base)
+	/* A zeroed struct (fd 0, no mapping) must not close stdin: only a
+	 * mapped region owns its fd. */
+	if (r->base) {
 		munmap(r->base, r->size);
-	if (r->fd >= 0)
-		close(r->fd);
+		if (r->fd >= 0)
+			close(r->fd);
+	}
 	memset(r, 0, sizeof(*r));
 	r->fd = -1;
 }
