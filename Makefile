@@ -118,6 +118,8 @@ TOOL_BIN   := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 DAEMON_LIBS := -luring -lsystemd $(LDLIBS) -lm
 
 .SECONDEXPANSION:
+# Keep object files that only a pattern rule names (daemon objects).
+.SECONDARY:
 $(BUILD)/bin/%: $$(call obj,$$(wildcard $$*/*.c)) $(LIBPROTO) $(LIBSHM)
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)
