@@ -2,12 +2,14 @@
 # ringstack-up.sh — start ringstack's daemons in dependency order, for
 # development and tests (systemd units do this in production).
 #
-#   ringstack-up.sh [start] [-b BUILD] [-d RUN_DIR] [--nicd "ARGS"] [--netd "ARGS"] [--only nicd|netd]
-#   ringstack-up.sh stop    [-d RUN_DIR] [--only nicd|netd]
+#   ringstack-up.sh [start] [-b BUILD] [-d RUN_DIR] [--nicd "ARGS"] [--sockd "ARGS"] [--netd "ARGS"]
+#                           [--only nicd|sockd|netd]
+#   ringstack-up.sh stop    [-d RUN_DIR] [--only nicd|sockd|netd]
 #   ringstack-up.sh status  [-d RUN_DIR]
 #
-# start: nicd first (it owns the device and the pool region), then netd
-# (which connects to nicd); later sockd. Each daemon is started in its own
+# start: nicd first (it owns the device and the pool region), then sockd
+# (admission; it waits for netd before welcoming apps), then netd (which
+# connects to both). Each daemon is started in its own
 # session with NOTIFY_SOCKET pointing at a socket this script listens on, and
 # counts as up once it says READY=1 (sd_notify, as under systemd); a daemon
 # that exits first, or is not ready within $RS_READY_TIMEOUT seconds
@@ -15,7 +17,7 @@
 # of that name is left alone, so `start` after a crash restarts only what died.
 # Logs go to RUN_DIR/NAME.log (appended), pids to RUN_DIR/NAME.pid.
 #
-# stop: netd, then nicd: SIGTERM, up to 5 s for a clean exit, then SIGKILL.
+# stop: netd, sockd, then nicd: SIGTERM, up to 5 s for a clean exit, then SIGKILL.
 #
 # To run them in a network namespace, run this script under
 # `ip netns exec NS`: nicd creates its TAP device where it runs.
@@ -26,11 +28,12 @@ BUILD=build
 RUN_DIR=/run/ringstack
 NICD_ARGS=""
 NETD_ARGS=""
+SOCKD_ARGS=""
 ONLY=""
 CMD=start
 TIMEOUT=${RS_READY_TIMEOUT:-10}
 
-usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 case ${1:-} in start|stop|status) CMD=$1; shift ;; esac
 while [ $# -gt 0 ]; do
@@ -39,6 +42,7 @@ while [ $# -gt 0 ]; do
     -d) RUN_DIR=$2; shift 2 ;;
     --nicd) NICD_ARGS=$2; shift 2 ;;
     --netd) NETD_ARGS=$2; shift 2 ;;
+    --sockd) SOCKD_ARGS=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
     *) usage ;;
   esac
@@ -132,14 +136,17 @@ case $CMD in
     # shellcheck disable=SC2086  # the ARGS strings are word-split on purpose
     if want nicd; then start_one nicd "$BUILD/bin/nicd" --run-dir "$RUN_DIR" $NICD_ARGS; fi
     # shellcheck disable=SC2086
+    if want sockd; then start_one sockd "$BUILD/bin/sockd" --run-dir "$RUN_DIR" $SOCKD_ARGS; fi
+    # shellcheck disable=SC2086
     if want netd; then start_one netd "$BUILD/bin/netd" --run-dir "$RUN_DIR" $NETD_ARGS; fi
     ;;
   stop)
     if want netd; then stop_one netd; fi
+    if want sockd; then stop_one sockd; fi
     if want nicd; then stop_one nicd; fi
     ;;
   status)
-    for n in nicd netd; do
+    for n in nicd sockd netd; do
       if alive "$n"; then echo "$n running (pid $(cat "$RUN_DIR/$n.pid"))"; else echo "$n not running"; fi
     done
     ;;
