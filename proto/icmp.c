@@ -2,7 +2,8 @@
  * and out, and the rate limit on errors we send.
  *
  * Where it sits: ipv4_input -> icmp_input (echo reply via ipv4_output;
- * errors -> udp_icmp_error -> STACK_EV_ICMP_ERR). icmp_send_error is called
+ * errors -> udp_icmp_error -> STACK_EV_ICMP_ERR, or -> stack_tcp_icmp_error
+ * -> tcp_icmp_error). icmp_send_error is called
  * by ipv4 (protocol unreachable), udp (port unreachable) and ip_reasm (time
  * exceeded), and sends through ipv4_output.
  *
@@ -45,6 +46,7 @@ struct icmp_quote {
 	uint32_t src, dst;
 	uint8_t proto;
 	uint16_t sport, dport;
+	uint32_t seq;            /* TCP: the sequence number (RFC 5927 4.1 checks it) */
 };
 
 void icmp_init(struct icmp_state *st)
@@ -259,13 +261,16 @@ static int icmp_parse_quote(const struct pkb *b, struct icmp_quote *q)
 	q->proto = buf[9];
 	q->sport = ipv4_get16(buf + hlen);
 	q->dport = ipv4_get16(buf + hlen + 2);
+	q->seq = ipv4_get32(buf + hlen + 4);
 	return 0;
 }
 
-/* An error about a datagram we sent: tell the UDP socket that sent it.
- * TCP's errors are not passed on yet (counted ICMP_ERR_NO_SOCKET). The
- * quoted source must be ours, or the error is not about our traffic. */
-static void icmp_error_input(struct stack *stk, struct pkb *b, const struct icmp_info *ic)
+/* An error about a datagram we sent: tell the UDP socket or the TCP
+ * connection that sent it (TCP checks the quoted sequence number and counts
+ * what it ignores). The quoted source must be ours, or the error is not
+ * about our traffic. */
+static void icmp_error_input(struct stack *stk, struct pkb *b, const struct icmp_info *ic,
+			     uint64_t now)
 {
 	struct icmp_quote q;
 	uint32_t info = ic->rest;
@@ -278,6 +283,12 @@ static void icmp_error_input(struct stack *stk, struct pkb *b, const struct icmp
 		info &= 0xffff;          /* RFC 1191: next-hop MTU, 0 from old routers */
 	else if (ic->type == ICMP_PARAMETERPROB)
 		info >>= 24;
+	if (q.proto == IPV4_PROTO_TCP && route_is_local(&stk->routes, q.src)) {
+		stack_tcp_icmp_error(stk, q.src, q.sport, q.dst, q.dport, q.seq,
+				     icmp_errno(ic->type, ic->code), (uint16_t)info, now);
+		pkb_free(stk->cache, b);
+		return;
+	}
 	if (q.proto != IPV4_PROTO_UDP || !route_is_local(&stk->routes, q.src) ||
 	    udp_icmp_error(stk, q.src, q.sport, q.dst, q.dport, icmp_errno(ic->type, ic->code),
 			   info) < 0) {
@@ -310,7 +321,7 @@ void icmp_input(struct stack *stk, struct pkb *b, const struct ipv4_info *ip, ui
 	case ICMP_DEST_UNREACH:
 	case ICMP_TIME_EXCEEDED:
 	case ICMP_PARAMETERPROB:
-		icmp_error_input(stk, b, &ic);
+		icmp_error_input(stk, b, &ic, now);
 		return;
 	default:
 		/* Echo replies (no ping sockets yet), source quench (RFC 6633

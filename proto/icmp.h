@@ -3,7 +3,8 @@
  * Where it sits:
  *   receive:  ipv4_input -> icmp_input -> echo reply (-> ipv4_output)
  *                                      -> errors -> the UDP socket concerned
- *                                         (STACK_EV_ICMP_ERR)
+ *                                         (STACK_EV_ICMP_ERR), or TCP
+ *                                         (stack_tcp_icmp_error)
  *   transmit: ipv4_input (protocol unreachable), udp_input (port unreachable),
  *             ip_reasm (time exceeded) -> icmp_send_error -> ipv4_output
  *
@@ -64,8 +65,9 @@ struct icmp_state {
  * header; ownership passes). Echo requests to a unicast address of ours are
  * answered with the payload echoed byte for byte (fragmented or not);
  * destination unreachable, time exceeded and parameter problem are matched
- * to the UDP socket they concern and queued as STACK_EV_ICMP_ERR. Errors
- * about TCP are counted ICMP_ERR_NO_SOCKET (not yet passed to TCP). */
+ * to the UDP socket they concern and queued as STACK_EV_ICMP_ERR, or passed
+ * to TCP (stack_tcp_icmp_error -> tcp_icmp_error) with the quoted sequence
+ * number. No socket or connection: counted ICMP_ERR_NO_SOCKET. */
 void icmp_input(struct stack *stk, struct pkb *b, const struct ipv4_info *ip, uint64_t now);
 
 /* Send an ICMP error about `offending` (data at its IP header; the caller

@@ -159,6 +159,26 @@ void stack_tcp_input(struct stack *stk, struct pkb *b, const struct ipv4_info *i
 	tcp_input(stk->tcp, &stk->tcp_env, b, ip->src, ip->dst, now);
 }
 
+void stack_stats_read(const struct stack *stk, struct proto_stats *out)
+{
+	uint64_t tcp[PROTO_DROP_MAX];
+
+	*out = stk->stats;
+	if (!stk->tcp)
+		return;
+	tcp_stats_read(stk->tcp, NULL, tcp);
+	for (unsigned i = 0; i < PROTO_DROP_MAX; i++)
+		out->drop[i] += tcp[i];
+}
+
+void stack_tcp_icmp_error(struct stack *stk, uint32_t laddr, uint16_t lport, uint32_t raddr,
+			  uint16_t rport, uint32_t seq, int err, uint16_t mtu, uint64_t now)
+{
+	if (!stk->tcp || tcp_icmp_error(stk->tcp, &stk->tcp_env, laddr, lport, raddr, rport,
+					seq, err, mtu, now) == -ENOENT)
+		PROTO_DROP(stk, ICMP_ERR_NO_SOCKET, NULL);
+}
+
 void stack_flush(struct stack *stk)
 {
 	ip_reasm_flush(stk);

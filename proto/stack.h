@@ -162,6 +162,18 @@ int stack_event(struct stack *stk, const struct stack_event *ev);
 void stack_tcp_input(struct stack *stk, struct pkb *b, const struct ipv4_info *ip,
 		     uint64_t now);
 
+/* Every drop and counter of the engine in one view: stk->stats with TCP's
+ * drops added in, reason by reason. (TCP counts its drops under the same
+ * PROTO_DROP_* reasons, but in its own block, which survives a restart:
+ * tcp_stats_read.) TCP's own traffic counters stay in tcp_stats_read. */
+void stack_stats_read(const struct stack *stk, struct proto_stats *out);
+
+/* An ICMP error about a TCP segment we sent (icmp_input parsed the quote):
+ * handed to tcp_icmp_error (proto/tcp/tcp.h). No TCP attached, or no
+ * connection with that 4-tuple: counted ICMP_ERR_NO_SOCKET. */
+void stack_tcp_icmp_error(struct stack *stk, uint32_t laddr, uint16_t lport, uint32_t raddr,
+			  uint16_t rport, uint32_t seq, int err, uint16_t mtu, uint64_t now);
+
 /* Count a drop under `reason` and free the packet (b may be NULL). */
 static inline void proto_drop(struct stack *stk, enum proto_drop reason, struct pkb *b)
 {

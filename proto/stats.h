@@ -75,6 +75,8 @@
 	X(TCP_LISTEN_OVERFLOW,"tcp: listen queue full")                         \
 	X(TCP_OFO_MEMLIMIT,   "tcp: out-of-order queue full")                   \
 	X(TCP_RCVBUF_FULL,    "tcp: receive buffer full")                       \
+	X(TCP_FLAGS,          "tcp: flags the state does not take (no ACK, ...)") \
+	X(TCP_ICMP_OUT_OF_WINDOW, "tcp: ICMP error quoting data not in flight")  \
 	/* filter hooks and plumbing */                                         \
 	X(HOOK_DROP,          "hook: rule said drop")                           \
 	X(NO_BUFFERS,         "pool: no packet buffer")                         \

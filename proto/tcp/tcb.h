@@ -19,6 +19,7 @@
 #ifndef RINGSTACK_PROTO_TCP_TCB_H
 #define RINGSTACK_PROTO_TCP_TCB_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "proto/tcp/tcp_cc.h"
@@ -70,7 +71,15 @@ enum tcb_flags {
 	TF_IN_AQ        = 1u << 23,  /* child linked in its listener's accept queue */
 };
 
+/* Fields are ordered by temperature, and every TCB starts on a cache line of
+ * its own. Lines 0-2 hold what every segment of an established conn reads
+ * or writes (identity, sequence spaces, timestamps, timer deadlines): these
+ * TCB_SEG_BYTES are what tcp_input_burst fetches ahead. Lines 3-5 add what
+ * an ACK of new data touches (the wheel entry, RTT, congestion control).
+ * After TCB_HOT_BYTES: out-of-order data, SACK recovery, listeners,
+ * options and statistics. */
 struct tcb {
+	/* ================================================================ hot */
 	/* ---- identity and links ---- */
 	uint32_t laddr, raddr;
 	uint16_t lport, rport;
@@ -80,12 +89,8 @@ struct tcb {
 	uint8_t rcv_wscale;          /* our shift: applied to windows we send */
 	uint32_t flags;              /* enum tcb_flags */
 	uint32_t hash_next;          /* chain: 4-tuple hash, listener hash or free list */
-	uint32_t parent;             /* listener of an embryonic / queued child */
-	uint32_t aq_next;            /* listener: accept-queue head; child: next in it */
-	uint32_t aq_tail;            /* listener: accept-queue tail */
-	uint16_t aq_len, backlog;    /* listener: accept queue length and limit */
-	uint16_t syn_len;            /* listener: children in SYN_RECEIVED */
 	int16_t error;               /* pending -errno for the user */
+	int16_t soft_error;          /* last ICMP soft error: reported only on a timeout */
 
 	/* ---- send sequence space ---- */
 	uint32_t iss;
@@ -95,7 +100,6 @@ struct tcb {
 	uint32_t max_sndwnd;         /* largest window the peer offered (SWS, 4.2.3.4) */
 	uint32_t snd_mss;            /* segment size we send: min(peer MSS, route, user) */
 	uint32_t rcv_mss;            /* MSS we announced */
-	uint32_t user_mss;           /* TCP_MAXSEG, 0: none */
 	uint32_t sndbuf_lim;         /* SO_SNDBUF, <= cfg.sndbuf */
 
 	/* ---- receive sequence space ---- */
@@ -111,39 +115,63 @@ struct tcb {
 	uint8_t dupacks;
 	uint16_t rcv_segs_unacked;   /* full segments received since our last ACK */
 	uint16_t quickack;           /* segments still to ACK at once */
-	uint32_t ooo_recent;         /* start of the latest OOO segment (first SACK block) */
-	struct tcp_range ooo[TCP_OOO_MAX];      /* receive: OOO data, most recent first */
-	struct tcp_range score[TCP_SCORE_MAX];  /* send: SACKed above snd_una, sorted */
 
 	/* ---- timestamps (RFC 7323) ---- */
 	uint32_t ts_recent;          /* TS.Recent */
 	uint32_t ts_offset;          /* per-connection TSval offset (RFC 7323 5.4) */
-	uint64_t ts_recent_age;      /* when ts_recent was set (24-day rule, 5.5) */
 	uint32_t last_ack_sent;      /* RCV.NXT in our last ACK (RFC 7323 4.3) */
+	uint64_t ts_recent_age;      /* when ts_recent was set (24-day rule, 5.5) */
 
-	/* ---- loss recovery (RFC 5681, 6582, 6675) ---- */
-	uint32_t recover;            /* RecoveryPoint / "recover" */
-	uint32_t rexmt_high;         /* RFC 6675 HighRxt */
+	/* ---- timers ---- */
+	uint64_t timer[TCB_T_NR];    /* absolute deadlines, 0: off */
+	uint64_t last_rcv;           /* last segment received (keepalive idle) */
+	uint64_t first_unacked_at;   /* start of the current stall (user timeout) */
+	uint32_t n_rexmt;            /* consecutive retransmissions of one segment */
+	uint32_t n_probes;           /* keepalive / persist probes unanswered */
+
+	/* ---- lines 3-5: what an ACK of new data adds ---- */
+	struct tw_entry tw;          /* the one wheel entry, armed for min(timer[]) */
+	uint32_t recover;            /* RecoveryPoint / "recover" (RFC 6582, 6675) */
 	uint32_t rtt_seq;            /* Karn timing without timestamps */
 	uint64_t rtt_start;
 	struct tcp_rtt rtt;          /* tcp_rtt.h: SRTT, RTTVAR, RTO, backoff */
 	struct tcp_cc cc;            /* tcp_cc.h: cwnd, ssthresh, algorithm */
 
-	/* ---- timers ---- */
-	uint64_t timer[TCB_T_NR];    /* absolute deadlines, 0: off */
-	struct tw_entry tw;          /* the one wheel entry, armed for min(timer[]) */
-	uint64_t last_rcv;           /* last segment received (keepalive idle) */
-	uint64_t first_unacked_at;   /* start of the current stall (user timeout) */
-	uint32_t n_rexmt;            /* consecutive retransmissions of one segment */
-	uint32_t n_probes;           /* keepalive / persist probes unanswered */
-	uint64_t keepidle, keepintvl;
+	/* =============================================================== cold */
+	/* ---- out of order, SACK and loss recovery (RFC 2018, 6675) ---- */
+	uint32_t ooo_recent;         /* start of the latest OOO segment (first SACK block) */
+	uint32_t rexmt_high;         /* RFC 6675 HighRxt (end of the highest retransmission) */
+	uint32_t rescue_rxt;         /* RFC 6675 RescueRxt (end of it, as rexmt_high) */
+	uint16_t pmtu;               /* path MTU learned from ICMP (RFC 1191), 0: route's */
+	uint16_t pad0;
+	struct tcp_range ooo[TCP_OOO_MAX];      /* receive: OOO data, most recent first */
+	struct tcp_range score[TCP_SCORE_MAX];  /* send: SACKed above snd_una, sorted */
+
+	/* ---- listeners and their children ---- */
+	uint32_t parent;             /* listener of an embryonic / queued child */
+	uint32_t aq_next;            /* listener: accept-queue head; child: next in it */
+	uint32_t aq_tail;            /* listener: accept-queue tail */
+	uint16_t aq_len, backlog;    /* listener: accept queue length and limit */
+	uint16_t syn_len;            /* listener: children in SYN_RECEIVED */
+	uint16_t pad1;
+
+	/* ---- options ---- */
+	uint32_t user_mss;           /* TCP_MAXSEG, 0: none */
 	uint32_t keepcnt;
+	uint64_t keepidle, keepintvl;
 	uint32_t linger_s;
+	uint32_t pad2;
 	uint64_t user_timeout;       /* TCP_USER_TIMEOUT in ns, 0: none */
 
 	/* ---- statistics (tcp_info) ---- */
 	uint64_t bytes_acked, bytes_received;
 	uint64_t total_retrans;
-};
+} __attribute__((aligned(64)));
+
+#define TCB_SEG_BYTES offsetof(struct tcb, tw)          /* every segment */
+#define TCB_HOT_BYTES offsetof(struct tcb, ooo_recent)  /* every ACK of new data */
+_Static_assert(sizeof(struct tcb) % 64 == 0, "a TCB fills whole cache lines");
+_Static_assert(offsetof(struct tcb, tw) == 3 * 64, "every segment's fields: lines 0-2");
+_Static_assert(offsetof(struct tcb, ooo_recent) <= 6 * 64, "the hot part is six lines at most");
 
 #endif /* RINGSTACK_PROTO_TCP_TCB_H */

@@ -45,6 +45,20 @@ int tcp_cc_init(struct tcp_cc *cc, enum tcp_cc_algo algo, uint32_t mss, uint64_t
 	return 0;
 }
 
+int tcp_cc_switch(struct tcp_cc *cc, enum tcp_cc_algo algo, uint64_t now)
+{
+	(void)now;
+	if ((unsigned)algo >= TCP_CC_MAX)
+		return -EINVAL;
+	if (algo == cc->algo)
+		return 0;         /* as Linux: the same algorithm again changes nothing */
+	cc->algo = (uint8_t)algo;
+	cc->ca_acked = 0;
+	cc->cwnd_epoch = 0;
+	tcp_cc_cubic_init(cc);   /* clears every CUBIC field; harmless for NewReno */
+	return 0;
+}
+
 /* x * num / den without overflow, saturated to 32 bits. */
 static uint32_t scale32(uint32_t x, uint32_t num, uint32_t den)
 {

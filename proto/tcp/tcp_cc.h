@@ -64,6 +64,15 @@ _Static_assert(sizeof(struct tcp_cc) == 64, "tcp_cc is part of the TCB layout");
  * Returns 0, or -EINVAL for an unknown algo or mss == 0 (cc left unchanged). */
 int tcp_cc_init(struct tcp_cc *cc, enum tcp_cc_algo algo, uint32_t mss, uint64_t now);
 
+/* TCP_CONGESTION on a live conn (as Linux's tcp_reinit_congestion_control):
+ * what the conn has earned carries over (cwnd, ssthresh, SMSS, a recovery
+ * in progress); the new algorithm's own state starts afresh: NewReno with an
+ * empty byte counter, CUBIC as after a timeout (no W_max, so its first
+ * epoch starts at the current cwnd with K = 0, RFC 9438 4.8). Switching to
+ * the algorithm in use changes nothing. Returns 0, or -EINVAL for an
+ * unknown algo (cc unchanged). */
+int tcp_cc_switch(struct tcp_cc *cc, enum tcp_cc_algo algo, uint64_t now);
+
 /* The path's SMSS changed (PMTU, MSS option): keep cwnd in the same number of
  * segments. mss == 0 is ignored. */
 void tcp_cc_set_mss(struct tcp_cc *cc, uint32_t mss);

@@ -7,10 +7,13 @@
  * TCBs here. Everything is an index into struct tcp_stack, so the whole table
  * survives in shared memory across an engine restart.
  *
- * Scale: the 4-tuple hash has a power-of-two bucket count >= max_conns (one
- * conn per bucket on average at any load, so 100,000 conns cost a lookup of
- * one or two TCB reads), keyed with SipHash so that remote peers cannot aim
- * many tuples at one chain.
+ * Scale: the 4-tuple hash has a power-of-two bucket count >= 4 * max_conns
+ * (a quarter of a conn per bucket at most, so a lookup reads the TCB it
+ * wants and, one time in eight, one more), keyed with SipHash so that remote
+ * peers cannot aim many tuples at one chain. The cost per lookup does not
+ * grow with the number of conns; what does is the share of lookups that
+ * miss the CPU caches, which tcp_input_burst hides by fetching ahead.
+ * bench/tcp_conns.c measures both.
  */
 #include <errno.h>
 #include <string.h>
@@ -33,13 +36,17 @@ const char *tcp_state_name(unsigned state)
 static uint64_t align64(uint64_t x) { return (x + 63u) & ~(uint64_t)63u; }
 static bool is_pow2(uint32_t x) { return x && !(x & (x - 1)); }
 
+/* Four buckets per conn, at least: chains stay a quarter long on average
+ * when the pool is full, so a lookup almost never reads a TCB that is not
+ * the one it wants (each such read is a cache miss once the TCBs outgrow
+ * the caches), for 16 bytes per conn. */
 static uint32_t buckets_for(const struct tcp_config *cfg)
 {
 	uint32_t n = 1;
 
 	if (cfg->hash_buckets)
 		return cfg->hash_buckets;
-	while (n < cfg->max_conns && n < (1u << 30))
+	while (n < cfg->max_conns * 4ull && n < (1u << 30))
 		n <<= 1;
 	return n;
 }
@@ -81,6 +88,7 @@ void tcp_config_default(struct tcp_config *cfg)
 	cfg->keepcnt = 9;
 	cfg->ephemeral_lo = 32768;
 	cfg->ephemeral_hi = 60999;
+	cfg->challenge_ack_limit = 1000;         /* Linux 4.7-5.x tcp_challenge_ack_limit */
 	strcpy(cfg->cc, "cubic");
 }
 
@@ -128,6 +136,7 @@ struct tcp_stack *tcp_stack_format(void *mem, size_t len, const struct tcp_confi
 	ts->nbuckets = buckets_for(cfg);
 	ts->next_ephemeral = cfg->ephemeral_lo;
 	ts->last_now = now;
+	ts->chack_second = UINT64_MAX;          /* no budget drawn yet */
 	tcp_counters_init(&ts->cnt);
 	tcp_drops_init(&ts->drops);
 	if (tw_init(&ts->wheel, TCP_TICK_NS, now) < 0)
@@ -216,20 +225,33 @@ uint32_t tcp_flow_hash(const struct tcp_stack *ts, uint32_t laddr, uint16_t lpor
 	return (uint32_t)siphash24(ts->cfg.secret, key, sizeof(key));
 }
 
-static uint32_t *bucket(const struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
-			uint32_t raddr, uint16_t rport)
+static uint32_t *bucket_of(const struct tcp_stack *ts, uint32_t flow_hash)
 {
 	uint32_t *hash = (uint32_t *)((uint8_t *)ts + ts->hash_off);
 
-	return &hash[tcp_flow_hash(ts, laddr, lport, raddr, rport) & (ts->nbuckets - 1)];
+	return &hash[flow_hash & (ts->nbuckets - 1)];
 }
 
-/* The TCB of an exact 4-tuple (synchronized, embryonic or TIME_WAIT), or NULL.
- * The walk is bounded by the pool size, so a corrupted chain cannot loop. */
+static uint32_t *bucket(const struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
+			uint32_t raddr, uint16_t rport)
+{
+	return bucket_of(ts, tcp_flow_hash(ts, laddr, lport, raddr, rport));
+}
+
 struct tcb *tcp_conn_lookup(const struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
 			    uint32_t raddr, uint16_t rport)
 {
-	uint32_t i = *bucket(ts, laddr, lport, raddr, rport);
+	return tcp_conn_lookup_hashed(ts, tcp_flow_hash(ts, laddr, lport, raddr, rport),
+				      laddr, lport, raddr, rport);
+}
+
+/* The TCB of an exact 4-tuple (synchronized, embryonic or TIME_WAIT), or NULL;
+ * flow_hash is tcp_flow_hash of it. The walk is bounded by the pool size,
+ * so a corrupted chain cannot loop. */
+struct tcb *tcp_conn_lookup_hashed(const struct tcp_stack *ts, uint32_t flow_hash,
+				   uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport)
+{
+	uint32_t i = *bucket_of(ts, flow_hash);
 
 	for (uint32_t n = 0; i < ts->cfg.max_conns && n < ts->cfg.max_conns; n++) {
 		struct tcb *t = tcp_tcb(ts, i);
@@ -240,6 +262,28 @@ struct tcb *tcp_conn_lookup(const struct tcp_stack *ts, uint32_t laddr, uint16_t
 		i = t->hash_next;
 	}
 	return NULL;
+}
+
+/* Cache hints for tcp_input_burst: first the bucket of a flow hash, then,
+ * once that line has arrived, the lines every segment touches (tcb.h:
+ * TCB_SEG_BYTES) of the TCB its chain starts with (most often the conn).
+ * Hints only: nothing is written, and a stale or foreign hash costs a
+ * wasted fetch at worst. */
+void tcp_conn_prefetch_bucket(const struct tcp_stack *ts, uint32_t flow_hash)
+{
+	__builtin_prefetch(bucket_of(ts, flow_hash));
+}
+
+void tcp_conn_prefetch_tcb(const struct tcp_stack *ts, uint32_t flow_hash)
+{
+	uint32_t i = *bucket_of(ts, flow_hash);
+	const uint8_t *p;
+
+	if (i >= ts->cfg.max_conns)
+		return;
+	p = (const uint8_t *)tcp_tcb(ts, i);
+	for (size_t off = 0; off < TCB_SEG_BYTES; off += 64)   /* TCBs are line-aligned */
+		__builtin_prefetch(p + off);
 }
 
 void tcp_conn_hash_insert(struct tcp_stack *ts, struct tcb *t)
@@ -500,8 +544,9 @@ void tcp_tcb_setup(struct tcp_stack *ts, const struct tcp_env *env, struct tcb *
 
 /* Adopt the options of the peer's SYN (or SYN-ACK) o: what both sides
  * offered is on (RFC 7323 2.2 / 3.2, RFC 2018 2), and the send MSS is the
- * peer's MSS (536 without the option, RFC 9293 3.7.1) within our route's,
- * less the bytes of options every segment carries. */
+ * peer's MSS (536 without the option, RFC 9293 3.7.1) within our route's
+ * (and a path MTU learned while in SYN_SENT, RFC 1191), less the bytes of
+ * options every segment carries. */
 void tcp_tcb_negotiate(struct tcp_stack *ts, struct tcb *t, const struct tcp_opts *o,
 		       uint64_t now)
 {
@@ -522,6 +567,8 @@ void tcp_tcb_negotiate(struct tcp_stack *ts, struct tcb *t, const struct tcp_opt
 		t->ts_recent_age = now;
 	}
 	peer = peer < t->rcv_mss ? peer : t->rcv_mss;
+	if (t->pmtu && peer > t->pmtu - TCP_IPV4_HDRS)     /* ICMP said so meanwhile */
+		peer = t->pmtu - TCP_IPV4_HDRS;
 	peer = peer > TCP_MSS_MIN ? peer : TCP_MSS_MIN;
 	t->snd_mss = peer - tcp_opt_len(t);
 	tcp_cc_set_mss(&t->cc, t->snd_mss);

@@ -18,7 +18,8 @@
  *
  * then tcp_output() sends what the segment allowed (ACK, data, FIN). The
  * segment's pkb is freed before tcp_input returns; payload bytes are copied
- * into the receive ring, never kept as pkbs.
+ * into the receive ring, never kept as pkbs. tcp_input_burst (at the end)
+ * runs the same path for a batch, fetching buckets and TCBs ahead.
  */
 #include <errno.h>
 #include <string.h>
@@ -110,6 +111,7 @@ static struct tcb *new_child(struct tcp_stack *ts, const struct tcp_env *env,
 	t->user_mss = l->user_mss;
 	t->flags |= l->flags & (TF_NODELAY | TF_KEEPALIVE);
 	tcp_tcb_setup(ts, env, t, &tu, now);
+	tcp_cc_switch(&t->cc, (enum tcp_cc_algo)l->cc.algo, now);   /* inherited, as Linux */
 	t->irs = seg->seq;
 	t->rcv_nxt = t->rcv_user = t->rcv_adv = seg->seq + 1;
 	t->snd_wnd = seg->wnd;          /* RFC 7323 2.2: a SYN's window is not scaled */
@@ -187,6 +189,7 @@ static struct tcb *cookie_child(struct tcp_stack *ts, const struct tcp_env *env,
 	o.tsval = seg->opt.tsval;
 	t->flags |= TF_COOKIE | (l->flags & (TF_NODELAY | TF_KEEPALIVE));
 	tcp_tcb_setup(ts, env, t, &tu, now);
+	tcp_cc_switch(&t->cc, (enum tcp_cc_algo)l->cc.algo, now);
 	t->iss = t->snd_una = t->recover = seg->ack - 1;   /* as if the SYN-ACK were in flight */
 	t->snd_nxt = t->snd_max = t->snd_end = seg->ack;
 	t->irs = seg->seq - 1;
@@ -211,7 +214,7 @@ static struct tcb *input_listen(struct tcp_stack *ts, const struct tcp_env *env,
 				struct tcb *l, struct tcp_seg *seg, uint64_t now)
 {
 	if (seg->flags & TH_RST)
-		return NULL;
+		return TCP_DROP(ts, TCP_FLAGS), NULL;
 	if (seg->flags & TH_ACK) {
 		struct tcb *t = NULL;
 
@@ -224,7 +227,7 @@ static struct tcb *input_listen(struct tcp_stack *ts, const struct tcp_env *env,
 		return t;
 	}
 	if (!(seg->flags & TH_SYN))
-		return NULL;
+		return TCP_DROP(ts, TCP_FLAGS), NULL;
 	if (l->aq_len >= l->backlog) {
 		TCP_DROP(ts, TCP_LISTEN_OVERFLOW);   /* as Linux: let the peer retry */
 		return NULL;
@@ -273,6 +276,7 @@ static void establish(struct tcp_stack *ts, const struct tcp_env *env, struct tc
 		tcp_rtt_syn_lost(&t->rtt);   /* RFC 6298 5.7 */
 	t->n_rexmt = 0;
 	t->first_unacked_at = 0;
+	t->soft_error = 0;
 	tcp_set_state(ts, env, t, TCPS_ESTABLISHED, now);
 	tcp_timer_rexmt_restart(ts, t, now);
 	tcp_timer_keepalive_reset(ts, t, now);
@@ -298,10 +302,12 @@ static void input_syn_sent(struct tcp_stack *ts, const struct tcp_env *env, stru
 	if (seg->flags & TH_RST) {
 		if (ack)      /* RFC 5961 3.2: acceptable only with an acceptable ACK */
 			tcp_conn_drop(ts, env, t, -ECONNREFUSED, now);
+		else
+			TCP_DROP(ts, TCP_FLAGS);
 		return;
 	}
 	if (!(seg->flags & TH_SYN))
-		return;
+		return TCP_DROP(ts, TCP_FLAGS);
 	t->irs = seg->seq;
 	t->rcv_nxt = t->rcv_user = t->rcv_adv = seg->seq + 1;
 	tcp_tcb_negotiate(ts, t, &seg->opt, now);
@@ -476,7 +482,8 @@ static void on_dupack(struct tcp_stack *ts, const struct tcp_env *env, struct tc
 	tcp_xmit(ts, env, t, t->snd_una, head_len(t), now);
 	if (sack) {
 		TCP_INC(ts, SACK_RECOVERY);
-		t->rexmt_high = t->snd_una + head_len(t);
+		/* RFC 6675 5 (4.3): HighRxt and RescueRxt at the retransmission's end */
+		t->rexmt_high = t->rescue_rxt = t->snd_una + head_len(t);
 	} else {
 		TCP_INC(ts, RENO_RECOVERY);
 		for (unsigned i = 0; i < 3; i++)      /* RFC 6582 step 3 */
@@ -578,29 +585,47 @@ static bool ack_syn_received(struct tcp_stack *ts, const struct tcp_env *env,
 	return true;
 }
 
+/* RFC 5681 2's DUPLICATE ACK: nothing new in it but that the peer got a
+ * segment. With SACK blocks in it, RFC 6675 2 also wants it to SACK bytes
+ * not SACKed before (new_sacked): an ACK reporting a duplicate (a D-SACK,
+ * RFC 2883) or repeating old blocks says nothing was lost. (One without
+ * blocks is judged as RFC 5681 says, should a SACK peer send one.) */
+static bool is_dupack(const struct tcb *t, const struct tcp_seg *seg, uint32_t new_sacked)
+{
+	return seg->ack == t->snd_una && seg->data_len == 0 && t->snd_una != t->snd_max &&
+	       !(seg->flags & (TH_SYN | TH_FIN)) && (seg->wnd << t->snd_wscale) == t->snd_wnd &&
+	       (!(t->flags & TF_SACK_OK) || !seg->opt.nsack || new_sacked);
+}
+
 /* Fifth step. Returns false when the segment is dropped. */
 static bool check_ack(struct tcp_stack *ts, const struct tcp_env *env, struct tcb *t,
 		      const struct tcp_seg *seg, uint64_t now)
 {
+	uint32_t new_sacked = 0;
+	bool dsack = false;
+
 	if (!(seg->flags & TH_ACK))
-		return false;
+		return TCP_DROP(ts, TCP_FLAGS), false;   /* RFC 9293: "drop the segment" */
 	if (t->state == TCPS_SYN_RECEIVED && !ack_syn_received(ts, env, t, seg, now))
 		return false;
-	/* RFC 5961 5.2: acceptable if SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT */
-	if (seq_gt(seg->ack, t->snd_max) ||
-	    seq_lt(seg->ack, t->snd_una - (t->max_sndwnd ? t->max_sndwnd : 1))) {
+	/* RFC 5961 5.2: acceptable if SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT
+	 * (SND.MAX here: SND.NXT falls back when going back N) */
+	if (seq_gt(seg->ack, t->snd_max) || seq_lt(seg->ack, t->snd_una - t->max_sndwnd)) {
 		TCP_DROP(ts, TCP_BAD_ACK);
 		tcp_send_challenge_ack(ts, env, t, now);
 		return false;
 	}
-	if (t->flags & TF_SACK_OK)
-		tcp_scoreboard_update(t, &seg->opt);
-	if (seq_gt(seg->ack, t->snd_una)) {
-		ack_advance(ts, env, t, seg, now);
-	} else if (seg->ack == t->snd_una && seg->data_len == 0 && t->snd_una != t->snd_max &&
-		   !(seg->flags & (TH_SYN | TH_FIN)) && (seg->wnd << t->snd_wscale) == t->snd_wnd) {
-		on_dupack(ts, env, t, seg, now);      /* RFC 5681 2: the DUPLICATE ACK */
+	if (seq_geq(seg->ack, t->snd_una))
+		t->soft_error = 0;   /* the peer answers: an ICMP soft error is old news */
+	if ((t->flags & TF_SACK_OK) && seg->opt.nsack) {
+		new_sacked = tcp_scoreboard_update(t, &seg->opt, seg->ack, &dsack);
+		if (dsack)
+			TCP_INC(ts, DSACKS_RECV);
 	}
+	if (seq_gt(seg->ack, t->snd_una))
+		ack_advance(ts, env, t, seg, now);
+	else if (is_dupack(t, seg, new_sacked))
+		on_dupack(ts, env, t, seg, now);
 	window_update(t, seg);
 	ack_state(ts, env, t, now);
 	return t->in_use && t->state != TCPS_CLOSED;
@@ -740,12 +765,16 @@ static bool time_wait_reusable(const struct tcb *t, const struct tcp_seg *seg)
 	return seq_gt(seg->seq, t->rcv_nxt);
 }
 
-/* Find the TCB for seg and run the state's processing. Returns the TCB that
- * may have output pending, or NULL. */
+/* Find the TCB for seg (flow_hash: its tcp_flow_hash, NULL if not known
+ * yet) and run the state's processing. Returns the TCB that may have output
+ * pending, or NULL. */
 static struct tcb *dispatch(struct tcp_stack *ts, const struct tcp_env *env,
-			    struct tcp_seg *seg, uint64_t now)
+			    struct tcp_seg *seg, const uint32_t *flow_hash, uint64_t now)
 {
-	struct tcb *t = tcp_conn_lookup(ts, seg->daddr, seg->dport, seg->saddr, seg->sport);
+	uint32_t h = flow_hash ? *flow_hash : tcp_flow_hash(ts, seg->daddr, seg->dport,
+							     seg->saddr, seg->sport);
+	struct tcb *t = tcp_conn_lookup_hashed(ts, h, seg->daddr, seg->dport, seg->saddr,
+					       seg->sport);
 
 	if (t && t->state == TCPS_TIME_WAIT && time_wait_reusable(t, seg)) {
 		TCP_INC(ts, TW_REUSED);
@@ -767,8 +796,9 @@ static struct tcb *dispatch(struct tcp_stack *ts, const struct tcp_env *env,
 	return t;
 }
 
-void tcp_input(struct tcp_stack *ts, const struct tcp_env *env, struct pkb *b,
-	       uint32_t saddr, uint32_t daddr, uint64_t now)
+/* tcp_input, with the segment's flow hash when the caller knows it. */
+static void input_one(struct tcp_stack *ts, const struct tcp_env *env, struct pkb *b,
+		      uint32_t saddr, uint32_t daddr, const uint32_t *flow_hash, uint64_t now)
 {
 	struct tcp_seg seg;
 	struct tcb *t;
@@ -776,9 +806,58 @@ void tcp_input(struct tcp_stack *ts, const struct tcp_env *env, struct pkb *b,
 	ts->last_now = now;
 	TCP_INC(ts, IN_SEGS);
 	if (parse(ts, b, saddr, daddr, &seg) == 0) {
-		t = dispatch(ts, env, &seg, now);
+		t = dispatch(ts, env, &seg, flow_hash, now);
 		if (t && t->in_use)
 			tcp_output(ts, env, t, now);
 	}
 	pkb_free(env->cache, b);
 }
+
+void tcp_input(struct tcp_stack *ts, const struct tcp_env *env, struct pkb *b,
+	       uint32_t saddr, uint32_t daddr, uint64_t now)
+{
+	input_one(ts, env, b, saddr, daddr, NULL, now);
+}
+
+/* The flow hash of a received segment, from its ports (the first 4 bytes);
+ * false if they are not there to read (parse will drop it). */
+static bool rx_hash(const struct tcp_stack *ts, const struct tcp_rx *rx, uint32_t *h)
+{
+	uint32_t contig = 0;
+	const uint8_t *p = pkb_seg_at(rx->pkb, 0, &contig);
+
+	if (!p || contig < 4)
+		return false;
+	*h = tcp_flow_hash(ts, rx->daddr, rd16(p + TCP_OFF_DPORT), rx->saddr,
+			   rd16(p + TCP_OFF_SPORT));
+	return true;
+}
+
+/* A software pipeline over the burst, TCP_BURST_AHEAD segments per stage:
+ * segment i + 2D is hashed and its bucket fetched, segment i + D's bucket
+ * is read and its TCB fetched, segment i is processed. Each line has D
+ * segments' work to arrive, and the fetches of a burst overlap. */
+#define TCP_BURST_AHEAD 8u
+#define TCP_BURST_RING  32u      /* > 2 * TCP_BURST_AHEAD, a power of two */
+
+void tcp_input_burst(struct tcp_stack *ts, const struct tcp_env *env,
+		     const struct tcp_rx *rx, unsigned n, uint64_t now)
+{
+	const unsigned d = TCP_BURST_AHEAD, mask = TCP_BURST_RING - 1;
+	uint32_t h[TCP_BURST_RING];
+	bool ok[TCP_BURST_RING];
+
+	for (unsigned i = 0; i < n + 2 * d; i++) {
+		if (i < n && (ok[i & mask] = rx_hash(ts, &rx[i], &h[i & mask])))
+			tcp_conn_prefetch_bucket(ts, h[i & mask]);
+		if (i >= d && i - d < n && ok[(i - d) & mask])
+			tcp_conn_prefetch_tcb(ts, h[(i - d) & mask]);
+		if (i >= 2 * d) {
+			unsigned j = i - 2 * d;
+
+			input_one(ts, env, rx[j].pkb, rx[j].saddr, rx[j].daddr,
+				  ok[j & mask] ? &h[j & mask] : NULL, now);
+		}
+	}
+}
+

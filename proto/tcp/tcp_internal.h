@@ -6,6 +6,7 @@
  *   tcp_input.c   parse, look up, then RFC 9293 3.10.7's steps per state
  *   tcp_opt.c     option parse/build (MSS, WS, SACK-perm, SACK, TS)
  *   tcp_sack.c    receive-side OOO intervals, send-side scoreboard, RFC 6675
+ *   tcp_icmp.c    ICMP errors about our segments (RFC 5927, RFC 1191)
  *   tcp_output.c  decide what may be sent (windows, Nagle, SWS) and build it
  *   tcp_timer.c   per-TCB deadlines behind one timer-wheel entry per TCB
  *   tcp_conn.c    TCB pool, 4-tuple hash, listeners, state changes
@@ -28,7 +29,7 @@
 #include "proto/tcp/tcp_isn.h"
 
 #define TCP_STACK_MAGIC   0x54435053u   /* "TCPS" */
-#define TCP_STACK_VERSION 1u
+#define TCP_STACK_VERSION 2u
 
 /* ------------------------------------------------- wire format (RFC 9293 3.1) */
 
@@ -56,6 +57,7 @@
 #define TCP_MSS_MIN      88u    /* a floor against tiny MSS options */
 #define TCP_WSCALE_MAX   14u    /* RFC 7323 2.3 */
 #define TCP_IPV4_HDRS    40u    /* IPv4 + TCP headers without options */
+#define TCP_PMTU_MIN     576u   /* ICMP cannot push the path MTU below this (MSS 536) */
 
 /* ------------------------------------------------------------ parsed segment */
 
@@ -137,6 +139,9 @@ struct tcp_stack {
 	uint16_t pad;
 	uint32_t lhash[TCP_LHASH_SIZE];   /* listener chains by lport */
 	uint64_t last_now;           /* time of the last call */
+	uint64_t chack_second;       /* RFC 5961 7: the second chack_left is for */
+	uint32_t chack_left;         /*   challenge ACKs still allowed in it */
+	uint32_t pad2;
 	uint32_t trace_pos;          /* next slot of trace[] (free-running) */
 	uint32_t pad1;
 	struct tcp_trace trace[TCP_TRACE_LEN];   /* last state changes, for ctl/ */
@@ -199,6 +204,10 @@ void tcp_tcb_negotiate(struct tcp_stack *ts, struct tcb *t, const struct tcp_opt
 		       uint64_t now);
 struct tcb *tcp_conn_lookup(const struct tcp_stack *ts, uint32_t laddr, uint16_t lport,
 			    uint32_t raddr, uint16_t rport);
+struct tcb *tcp_conn_lookup_hashed(const struct tcp_stack *ts, uint32_t flow_hash,
+				   uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport);
+void tcp_conn_prefetch_bucket(const struct tcp_stack *ts, uint32_t flow_hash);
+void tcp_conn_prefetch_tcb(const struct tcp_stack *ts, uint32_t flow_hash);
 struct tcb *tcp_listener_lookup(const struct tcp_stack *ts, uint32_t laddr,
 				uint16_t lport, uint32_t raddr, uint16_t rport);
 void tcp_conn_hash_insert(struct tcp_stack *ts, struct tcb *t);
@@ -279,12 +288,18 @@ uint64_t tcp_rto(const struct tcb *t);
 int tcp_ooo_insert(struct tcb *t, uint32_t start, uint32_t end);
 uint32_t tcp_ooo_advance(struct tcb *t, uint32_t rcv_nxt);
 uint32_t tcp_sack_fill(const struct tcb *t, struct tcp_range *out, uint32_t max);
-void tcp_scoreboard_update(struct tcb *t, const struct tcp_opts *o);
+uint32_t tcp_scoreboard_update(struct tcb *t, const struct tcp_opts *o, uint32_t ack,
+			       bool *dsack);
 void tcp_scoreboard_ack(struct tcb *t, uint32_t snd_una);
 bool tcp_sack_is_lost(const struct tcb *t, uint32_t seq, uint32_t mss);
 uint32_t tcp_sack_pipe(const struct tcb *t);
-bool tcp_sack_next_seg(const struct tcb *t, uint32_t *seq, uint32_t *len);
+unsigned tcp_sack_next_seg(const struct tcb *t, bool last_resort, uint32_t *seq,
+			   uint32_t *len);
 uint32_t tcp_sacked_bytes(const struct tcb *t);
+
+/* ------------------------------------------------------------ tcp_icmp.c */
+
+int tcp_timeout_error(const struct tcb *t);
 
 /* ------------------------------------------------------------ tcp_input.c, tcp_user.c */
 

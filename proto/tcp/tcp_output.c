@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "proto/csum.h"
+#include "proto/siphash.h"
 #include "proto/tcp/tcp_internal.h"
 
 #define OUTPUT_BUDGET 256u   /* segments per tcp_output call */
@@ -266,11 +267,39 @@ void tcp_send_keepalive(struct tcp_stack *ts, const struct tcp_env *env, struct 
 	send_ctl(ts, env, t, t->snd_una - 1, TH_ACK, now);
 }
 
-/* RFC 5961 3.2/4.2/5.2: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>. (The RFC's rate
- * limit, section 7, is left to the engine's counters for now.) */
+/* RFC 5961 7: about cfg.challenge_ack_limit challenge ACKs per second,
+ * engine-wide. Each second's budget is drawn from [limit/2, limit*3/2) by
+ * a keyed hash of the second, as Linux draws it at random since
+ * CVE-2016-5696: with a fixed budget shared by every conn, an off-path
+ * attacker who spends it and counts the challenge ACKs he still gets learns
+ * whether a guessed 4-tuple is in use. True if one may go now. */
+static bool challenge_ack_allowed(struct tcp_stack *ts, uint64_t now)
+{
+	uint32_t limit = ts->cfg.challenge_ack_limit;
+	uint64_t second = now / 1000000000u;
+
+	if (limit == 0)
+		return true;
+	if (second != ts->chack_second) {
+		ts->chack_second = second;
+		ts->chack_left = (limit + 1) / 2 +
+			(uint32_t)(siphash24(ts->cfg.secret, &second, sizeof(second)) % limit);
+	}
+	if (ts->chack_left == 0)
+		return false;
+	ts->chack_left--;
+	return true;
+}
+
+/* RFC 5961 3.2/4.2/5.2: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, within the
+ * section 7 rate limit (counted CHALLENGE_ACKS_LIMITED when over it). */
 void tcp_send_challenge_ack(struct tcp_stack *ts, const struct tcp_env *env,
 			    struct tcb *t, uint64_t now)
 {
+	if (!challenge_ack_allowed(ts, now)) {
+		TCP_INC(ts, CHALLENGE_ACKS_LIMITED);
+		return;
+	}
 	TCP_INC(ts, CHALLENGE_ACKS);
 	tcp_send_ack(ts, env, t, now);
 }
@@ -311,10 +340,12 @@ void tcp_reply_rst(struct tcp_stack *ts, const struct tcp_env *env,
 /* Sender-side SWS avoidance and Nagle (RFC 1122 4.2.3.4, RFC 9293 3.8.6.2.1):
  * send len bytes now if it is a full segment, or everything queued (FIN
  * included) with nothing unacknowledged or TCP_NODELAY, and not corked; or at
- * least half the largest window the peer ever offered. */
+ * least half the largest window the peer ever offered. Bytes sent before
+ * (going back N after a timeout or a smaller path MTU) are not held: they
+ * were small-segment-checked when they were new. */
 static bool worth_sending(const struct tcb *t, uint32_t len, uint32_t avail)
 {
-	if (len >= t->snd_mss)
+	if (len >= t->snd_mss || seq_lt(t->snd_nxt, t->snd_max))
 		return true;
 	if (len == avail && !(t->flags & (TF_CORK | TF_MORE)) &&
 	    ((t->flags & TF_NODELAY) || t->snd_nxt == t->snd_una))
@@ -413,19 +444,34 @@ static void maybe_persist(struct tcp_stack *ts, struct tcb *t, uint64_t now)
 	}
 }
 
-/* RFC 6675 5 (C): while pipe < cwnd, retransmit NextSeg() (rule 1-3), then
- * new data (rule 2 is output_new's). */
-static unsigned output_sack_rexmt(struct tcp_stack *ts, const struct tcp_env *env,
-				  struct tcb *t, uint64_t now)
+/* RFC 6675 5 (C.5): room for another segment while cwnd - pipe >= 1 SMSS. */
+static bool sack_room(const struct tcb *t)
 {
-	unsigned n = 0;
+	uint32_t pipe = tcp_sack_pipe(t);
+
+	return pipe < t->cc.cwnd && t->cc.cwnd - pipe >= t->snd_mss;
+}
+
+/* RFC 6675 5 (C): retransmit what NextSeg() names while there is room:
+ * rule 1 (lost bytes) before new data (rule 2, output_new), rules 3 and 4
+ * after it (last_resort). (C.2): HighRxt follows rules 1 and 3; the rescue
+ * of rule 4 moves RescueRxt to RecoveryPoint instead, so it happens once. */
+static unsigned output_sack_rexmt(struct tcp_stack *ts, const struct tcp_env *env,
+				  struct tcb *t, bool last_resort, uint64_t now)
+{
+	unsigned n = 0, rule;
 	uint32_t seq, len;
 
-	while (n < OUTPUT_BUDGET && tcp_sack_pipe(t) < t->cc.cwnd &&
-	       tcp_sack_next_seg(t, &seq, &len)) {
+	while (n < OUTPUT_BUDGET && sack_room(t) &&
+	       (rule = tcp_sack_next_seg(t, last_resort, &seq, &len)) != 0) {
 		if (tcp_xmit(ts, env, t, seq, len, now) < 0)
 			break;
-		t->rexmt_high = seq + len;
+		if (rule == 4) {
+			t->rescue_rxt = t->recover;
+			TCP_INC(ts, SACK_RESCUE);
+		} else {
+			t->rexmt_high = seq + len;
+		}
 		n++;
 	}
 	return n;
@@ -443,9 +489,14 @@ int tcp_output(struct tcp_stack *ts, const struct tcp_env *env, struct tcb *t,
 	if (output_syn(ts, env, t, now))
 		return 1;
 	if (t->state != TCPS_TIME_WAIT) {
-		if ((t->flags & (TF_IN_RECOVERY | TF_SACK_OK)) == (TF_IN_RECOVERY | TF_SACK_OK))
-			n += output_sack_rexmt(ts, env, t, now);
+		bool sack = (t->flags & (TF_IN_RECOVERY | TF_SACK_OK)) ==
+			    (TF_IN_RECOVERY | TF_SACK_OK);
+
+		if (sack)
+			n += output_sack_rexmt(ts, env, t, false, now);
 		n += output_new(ts, env, t, now);
+		if (sack)
+			n += output_sack_rexmt(ts, env, t, true, now);
 		maybe_persist(ts, t, now);
 	}
 	if ((t->flags & TF_ACK_NOW) && n == 0)

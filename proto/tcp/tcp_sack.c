@@ -107,11 +107,29 @@ uint32_t tcp_sack_fill(const struct tcb *t, struct tcp_range *out, uint32_t max)
 
 /* ------------------------------------------------------------ send side */
 
-/* Put the peer's SACK blocks on the scoreboard. Blocks outside
- * (SND.UNA, SND.MAX] are ignored (D-SACK and bogus ones, RFC 2883 / 5961). */
-void tcp_scoreboard_update(struct tcb *t, const struct tcp_opts *o)
+/* RFC 2883 4: the first block reports a duplicate (D-SACK) when it lies
+ * below the cumulative ACK or inside the second block. */
+static bool is_dsack(const struct tcp_opts *o, uint32_t ack)
 {
-	for (unsigned i = 0; i < o->nsack; i++) {
+	const struct tcp_range *b = o->sack;
+
+	return o->nsack && seq_lt(b[0].start, b[0].end) &&
+	       (seq_leq(b[0].end, ack) || (o->nsack > 1 && seq_geq(b[0].start, b[1].start) &&
+					   seq_leq(b[0].end, b[1].end)));
+}
+
+/* Put the peer's SACK blocks of an ACK of `ack` on the scoreboard. Blocks
+ * outside (SND.UNA, SND.MAX] are ignored (D-SACKs and bogus ones, RFC 2883,
+ * RFC 5961), as is what the list cannot hold. Returns the bytes SACKed that
+ * were not before (RFC 6675 2: what makes the ACK a duplicate ACK); *dsack
+ * says whether the first block was a D-SACK. */
+uint32_t tcp_scoreboard_update(struct tcb *t, const struct tcp_opts *o, uint32_t ack,
+			       bool *dsack)
+{
+	uint32_t before = tcp_sacked_bytes(t);
+
+	*dsack = is_dsack(o, ack);
+	for (unsigned i = *dsack ? 1 : 0; i < o->nsack; i++) {
 		uint32_t s = o->sack[i].start, e = o->sack[i].end;
 		int n;
 
@@ -121,6 +139,7 @@ void tcp_scoreboard_update(struct tcb *t, const struct tcp_opts *o)
 		if (n >= 0)
 			t->n_score = (uint8_t)n;
 	}
+	return tcp_sacked_bytes(t) - before;
 }
 
 /* SND.UNA advanced: forget what it covers. */
@@ -138,12 +157,27 @@ uint32_t tcp_sacked_bytes(const struct tcb *t)
 	return b;
 }
 
-/* RFC 6675 4 IsLost for the hole just below score[k]: DupThresh SACKed
- * ranges above it, or more than (DupThresh - 1) * SMSS bytes SACKed above. */
+/* The unSACKed ranges of the send space, in order: range k < n_score is
+ * the hole below score[k] (from SND.UNA or the block before); range
+ * n_score is the tail from the highest SACKed byte to HighData (SND.MAX). */
+static struct tcp_range unsacked(const struct tcb *t, unsigned k)
+{
+	struct tcp_range r;
+
+	r.start = k ? t->score[k - 1].end : t->snd_una;
+	r.end = k < t->n_score ? t->score[k].start : t->snd_max;
+	return r;
+}
+
+/* RFC 6675 4 IsLost for the bytes of range k: DupThresh discontiguous SACKed
+ * ranges above them, or more than (DupThresh - 1) * SMSS bytes SACKed above.
+ * Nothing is SACKed above the tail: never lost. */
 static bool hole_lost(const struct tcb *t, unsigned k)
 {
 	uint32_t above = 0;
 
+	if (k >= t->n_score)
+		return false;
 	if (t->n_score - k >= DUPTHRESH)
 		return true;
 	for (unsigned i = k; i < t->n_score; i++)
@@ -160,45 +194,80 @@ bool tcp_sack_is_lost(const struct tcb *t, uint32_t seq, uint32_t mss)
 	return false;
 }
 
-/* RFC 6675 4 SetPipe: bytes believed in the network. For each hole below the
- * highest SACKed byte: its bytes count unless lost, and its retransmitted
- * bytes (below HighRxt) count again; bytes above the highest SACK count. */
+/* RFC 6675 4 SetPipe: the bytes believed in the network. Over every
+ * unSACKed byte from HighACK to HighData: (a) it counts unless IsLost, and
+ * (b) it counts (again) if it was retransmitted, i.e. lies below HighRxt.
+ * Outside recovery: what was sent and not acknowledged (FlightSize). */
 uint32_t tcp_sack_pipe(const struct tcb *t)
 {
-	uint32_t pipe = 0, from = t->snd_una;
+	uint32_t pipe = 0;
 
-	if (!(t->flags & TF_IN_RECOVERY) || t->n_score == 0)
+	if (!(t->flags & TF_IN_RECOVERY))
 		return t->snd_nxt - t->snd_una;
-	for (unsigned k = 0; k < t->n_score; k++) {
-		uint32_t hs = from, he = t->score[k].start;
+	for (unsigned k = 0; k <= t->n_score; k++) {
+		struct tcp_range r = unsacked(t, k);
 
+		if (!seq_lt(r.start, r.end))
+			continue;
 		if (!hole_lost(t, k))
-			pipe += he - hs;
-		if (seq_gt(t->rexmt_high, hs))
-			pipe += seq_min(t->rexmt_high, he) - hs;
-		from = t->score[k].end;
+			pipe += r.end - r.start;                          /* (a) */
+		if (seq_gt(t->rexmt_high, r.start))
+			pipe += seq_min(t->rexmt_high, r.end) - r.start;  /* (b) */
 	}
-	if (seq_lt(from, t->snd_nxt))
-		pipe += t->snd_nxt - from;
 	return pipe;
 }
 
-/* RFC 6675 4 NextSeg rule 1: the first lost, unSACKed bytes above HighRxt,
- * at most one SMSS. Rule 2 (new data) is tcp_output's. Returns false when
- * nothing qualifies. */
-bool tcp_sack_next_seg(const struct tcb *t, uint32_t *seq, uint32_t *len)
+/* Up to one SMSS from the start of [s, end). */
+static unsigned pick(const struct tcb *t, uint32_t s, uint32_t end, unsigned rule,
+		     uint32_t *seq, uint32_t *len)
 {
-	uint32_t from = t->snd_una;
+	*seq = s;
+	*len = end - s < t->snd_mss ? end - s : t->snd_mss;
+	return rule;
+}
 
+/* Rules 1 and 3: the first unSACKed bytes above HighRxt and below the
+ * highest SACKed byte (1.a, 1.b) that are lost (1.c, rule 1) or not (rule 3). */
+static unsigned first_hole(const struct tcb *t, bool need_lost, uint32_t *seq, uint32_t *len)
+{
 	for (unsigned k = 0; k < t->n_score; k++) {
-		uint32_t hs = seq_max(from, t->rexmt_high), he = t->score[k].start;
+		struct tcp_range r = unsacked(t, k);
+		uint32_t s = seq_max(r.start, t->rexmt_high);
 
-		if (seq_lt(hs, he) && hole_lost(t, k)) {
-			*seq = hs;
-			*len = he - hs < t->snd_mss ? he - hs : t->snd_mss;
-			return true;
-		}
-		from = t->score[k].end;
+		bool lost = hole_lost(t, k);
+
+		if (seq_lt(s, r.end) && (lost || !need_lost))
+			return pick(t, s, r.end, lost ? 1 : 3, seq, len);
 	}
-	return false;
+	return 0;
+}
+
+/* Rule 4, the rescue: once per recovery (HighACK > RescueRxt), one segment
+ * ending at the highest outstanding unSACKed byte. */
+static unsigned rescue(const struct tcb *t, uint32_t *seq, uint32_t *len)
+{
+	if (!seq_gt(t->snd_una, t->rescue_rxt))
+		return 0;
+	for (unsigned k = t->n_score + 1; k-- > 0;) {
+		struct tcp_range r = unsacked(t, k);
+
+		if (seq_lt(r.start, r.end)) {
+			uint32_t n = r.end - r.start < t->snd_mss ? r.end - r.start : t->snd_mss;
+
+			return pick(t, r.end - n, r.end, 4, seq, len);
+		}
+	}
+	return 0;
+}
+
+/* RFC 6675 4 NextSeg, the retransmission rules; rule 2 (new data) is
+ * tcp_output's and sits between: last_resort false asks rule 1, true asks
+ * rule 3, then rule 4. Returns the rule that named [*seq, *seq + *len), or
+ * 0 when none did. The caller moves HighRxt (rules 1, 3) or RescueRxt (4). */
+unsigned tcp_sack_next_seg(const struct tcb *t, bool last_resort, uint32_t *seq,
+			   uint32_t *len)
+{
+	unsigned rule = first_hole(t, !last_resort, seq, len);
+
+	return rule || !last_resort ? rule : rescue(t, seq, len);
 }

@@ -100,7 +100,7 @@ static void on_rexmt(struct tcp_stack *ts, const struct tcp_env *env, struct tcb
 		TCP_INC(ts, ABORT_ON_TIMEOUT);
 		if (t->state != TCPS_SYN_SENT)
 			tcp_send_rst(ts, env, t, now);
-		tcp_conn_drop(ts, env, t, -ETIMEDOUT, now);
+		tcp_conn_drop(ts, env, t, tcp_timeout_error(t), now);
 		return;
 	}
 	uint32_t out = t->snd_max - t->snd_una;
@@ -139,7 +139,7 @@ static void on_persist(struct tcp_stack *ts, const struct tcp_env *env, struct t
 	}
 	if (t->user_timeout && t->first_unacked_at &&
 	    now - t->first_unacked_at >= t->user_timeout) {
-		tcp_conn_drop(ts, env, t, -ETIMEDOUT, now);
+		tcp_conn_drop(ts, env, t, tcp_timeout_error(t), now);
 		return;
 	}
 	TCP_INC(ts, PERSIST_PROBES);
@@ -159,7 +159,7 @@ static void on_keep(struct tcp_stack *ts, const struct tcp_env *env, struct tcb 
 		return tcp_timer_keepalive_reset(ts, t, now);
 	if (t->n_probes >= t->keepcnt) {
 		tcp_send_rst(ts, env, t, now);
-		tcp_conn_drop(ts, env, t, -ETIMEDOUT, now);
+		tcp_conn_drop(ts, env, t, tcp_timeout_error(t), now);
 		return;
 	}
 	t->n_probes++;

@@ -58,6 +58,9 @@ int tcp_listen(struct tcp_stack *ts, const struct tcp_env *env, uint32_t laddr,
 	l->lport = lport;
 	l->backlog = (uint16_t)(backlog == 0 ? 1 : backlog > 0xffff ? 0xffff : backlog);
 	l->flags |= (flags & TCP_LISTEN_REUSEPORT) ? TF_REUSEPORT : 0;
+	/* its children's congestion control (TCP_CONGESTION on the listener) */
+	tcp_cc_init(&l->cc, (enum tcp_cc_algo)tcp_cc_by_name(ts->cfg.cc), TCP_MSS_DEFAULT,
+		    ts->last_now);
 	tcp_set_state(ts, env, l, TCPS_LISTEN, ts->last_now);
 	tcp_listener_insert(ts, l);
 	return (int)tcp_conn_id(ts, l);
@@ -391,8 +394,7 @@ int tcp_setsockopt(struct tcp_stack *ts, const struct tcp_env *env, uint32_t con
 		memcpy(name, val, len < sizeof(name) - 1 ? len : sizeof(name) - 1);
 		if ((rc = tcp_cc_by_name(name)) < 0)
 			return rc;
-		t->cc.algo = (uint8_t)rc;   /* takes over the current cwnd/ssthresh */
-		return 0;
+		return tcp_cc_switch(&t->cc, (enum tcp_cc_algo)rc, now);
 	}
 	if (opt == TCP_SOCKOPT_LINGER) {
 		struct tcp_linger lg;

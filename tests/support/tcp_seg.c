@@ -135,6 +135,19 @@ fail:
 	return NULL;
 }
 
+int tcp_fx_reset(struct tcp_fx *fx)
+{
+	struct tcp_config cfg = fx->ts->cfg;
+	size_t bytes = fx->ts->bytes;
+
+	fx->now = 1000000000ull;
+	fx->ncap = fx->nev = 0;
+	fx->keep_out = false;
+	fx->forward = NULL;
+	fx->ts = tcp_stack_format(fx->mem, bytes, &cfg, fx->now);
+	return fx->ts ? 0 : -EINVAL;
+}
+
 uint32_t tcp_fx_free(struct tcp_fx *fx)
 {
 	uint32_t leaks = pkb_fixture_leaks(&fx->pk);

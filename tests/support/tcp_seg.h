@@ -82,6 +82,13 @@ void tcp_fx_config(struct tcp_config *cfg);
 /* A fixture with its own pool and stack (cfg NULL: tcp_fx_config). */
 struct tcp_fx *tcp_fx_new(const struct tcp_config *cfg);
 
+/* Start over in the same memory: the stack formatted afresh with its config,
+ * the clock back at its start, captures and events cleared (the pool is
+ * kept: check pkb_fixture_leaks(&fx->pk) between uses). For fuzz targets,
+ * which would otherwise spend their time in the kernel's page faults.
+ * Returns 0 or -EINVAL. */
+int tcp_fx_reset(struct tcp_fx *fx);
+
 /* Free everything; returns the pkbs leaked (0 when none). */
 uint32_t tcp_fx_free(struct tcp_fx *fx);
 

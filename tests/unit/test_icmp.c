@@ -1,7 +1,8 @@
 /* tests/unit/test_icmp.c — ICMP (RFC 792, RFC 1122 3.2.2): echo replies
  * checked byte for byte against scapy (small and fragmented), errors matched
  * to UDP sockets, the RFC 1122 "never an error about" rules, and the rate
- * limit's token bucket.
+ * limit's token bucket. Errors about TCP go to TCP (its own cases are in
+ * test_tcp_icmp.c; here, that the quote reaches it).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -147,11 +148,57 @@ static void test_error_no_socket_counted(void **state)
 	assert_int_equal(fx->stk->txq.n, 0);
 }
 
-static void test_error_about_tcp_counted_no_socket(void **state)
+/* Give the stack a small TCP (freed by the caller with free(*mem)). */
+static struct tcp_stack *attach_tcp(struct l3f *fx, void **mem)
+{
+	struct tcp_config cfg;
+	size_t bytes;
+
+	tcp_config_default(&cfg);
+	cfg.max_conns = 4;
+	cfg.sndbuf = cfg.rcvbuf = 4096;
+	bytes = tcp_stack_bytes(&cfg);
+	*mem = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+	assert_non_null(*mem);
+	stack_attach_tcp(fx->stk, tcp_stack_format(*mem, bytes, &cfg, fx->now));
+	assert_non_null(fx->stk->tcp);
+	return fx->stk->tcp;
+}
+
+/* An ICMP error from the remote host about `quoted` (an IP packet of ours:
+ * its header and first 8 bytes are quoted, RFC 792). Returns the length. */
+static uint32_t icmp_about(uint8_t *pkt, const uint8_t *quoted, uint8_t type, uint8_t code,
+			   uint16_t mtu)
+{
+	uint32_t len = 20 + 8 + 28;
+	uint16_t sum;
+
+	memset(pkt, 0, len);
+	pkt[0] = 0x45;
+	ipv4_put16(pkt + 2, (uint16_t)len);
+	pkt[8] = 64;
+	pkt[9] = IPV4_PROTO_ICMP;
+	ipv4_put32(pkt + 12, L3V_REMOTE_IP);
+	ipv4_put32(pkt + 16, OUR);
+	sum = inet_csum(pkt, 20);
+	memcpy(pkt + 10, &sum, 2);
+	pkt[20] = type;
+	pkt[21] = code;
+	ipv4_put16(pkt + 26, mtu);
+	memcpy(pkt + 28, quoted, 28);
+	sum = inet_csum(pkt + 20, len - 20);
+	memcpy(pkt + 22, &sum, 2);
+	return len;
+}
+
+/* An error about a TCP datagram for which there is no TCP, or no such
+ * connection: counted ICMP_ERR_NO_SOCKET, nothing else happens. */
+static void test_error_about_tcp_without_conn_counted_no_socket(void **state)
 {
 	struct l3f *fx = *state;
 	uint8_t pkt[sizeof(l3v_port_unreach_in)];
 	uint16_t sum;
+	void *mem;
 
 	memcpy(pkt, l3v_port_unreach_in, sizeof(pkt));
 	pkt[28 + 9] = IPV4_PROTO_TCP;               /* the quoted datagram was TCP */
@@ -161,7 +208,49 @@ static void test_error_about_tcp_counted_no_socket(void **state)
 	udp_bind(&fx->stk->udp, 45, 0, 9999, 0, 0);
 	l3f_inject(fx, pkt, sizeof(pkt));
 	assert_int_equal(L3F_DROPS(fx, ICMP_ERR_NO_SOCKET), 1);
+	attach_tcp(fx, &mem);
+	l3f_inject(fx, pkt, sizeof(pkt));
+	assert_int_equal(L3F_DROPS(fx, ICMP_ERR_NO_SOCKET), 2);
 	assert_int_equal(fx->stk->evq.n, 0);
+	free(mem);
+}
+
+/* tcp_connect sends a SYN; port unreachable quoting it refuses the connect
+ * (an ERROR event, ECONNREFUSED); an error quoting a sequence number not in
+ * flight is ignored and shows in the combined drop counters. */
+static void test_error_about_tcp_syn_refuses_connect(void **state)
+{
+	struct l3f *fx = *state;
+	uint8_t syn[128], pkt[64];
+	struct proto_stats st;
+	void *mem;
+	struct tcp_stack *ts = attach_tcp(fx, &mem);
+	int err = 0, conn = tcp_connect(ts, &fx->stk->tcp_env, OUR, 40000, L3V_REMOTE_IP, 80,
+					fx->now);
+	uint32_t len = sizeof(err);
+
+	assert_true(conn >= 0);
+	assert_int_equal(l3f_ip_frames(fx), 1);
+	assert_true(l3f_tx_ip(fx, 0, syn, sizeof(syn), NULL, NULL) >= 40);
+	l3f_drain_txq(fx);
+	syn[27] ^= 1;                               /* sequence number off by one */
+	l3f_inject(fx, pkt, icmp_about(pkt, syn, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0));
+	stack_stats_read(fx->stk, &st);
+	assert_int_equal(st.drop[PROTO_DROP_TCP_ICMP_OUT_OF_WINDOW], 1);
+	assert_int_equal(fx->stk->evq.n, 0);
+	syn[27] ^= 1;
+	l3f_inject(fx, pkt, icmp_about(pkt, syn, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0));
+	assert_int_equal(fx->stk->evq.n, 2);              /* ERROR, then CLOSED */
+	assert_int_equal(fx->stk->evq.ev[1].info, TCP_EV_CLOSED);
+	assert_int_equal(fx->stk->evq.ev[0].type, STACK_EV_TCP);
+	assert_int_equal(fx->stk->evq.ev[0].sock_id, (uint32_t)conn);
+	assert_true(fx->stk->evq.ev[0].info & TCP_EV_ERROR);
+	assert_int_equal(tcp_getsockopt(ts, (uint32_t)conn, TCP_SOCKOPT_ERROR, &err, &len), 0);
+	assert_int_equal(err, -ECONNREFUSED);
+	stack_stats_read(fx->stk, &st);
+	assert_int_equal(st.drop[PROTO_DROP_ICMP_ERR_NO_SOCKET], 0);
+	assert_int_equal(fx->stk->txq.n, 0);
+	free(mem);
 }
 
 static void test_error_truncated_quote_dropped(void **state)
@@ -292,7 +381,8 @@ int main(void)
 		T(test_error_port_unreach_reaches_socket),
 		T(test_error_frag_needed_carries_mtu),
 		T(test_error_no_socket_counted),
-		T(test_error_about_tcp_counted_no_socket),
+		T(test_error_about_tcp_without_conn_counted_no_socket),
+		T(test_error_about_tcp_syn_refuses_connect),
 		T(test_error_truncated_quote_dropped),
 		T(test_no_error_about_non_first_fragment),
 		T(test_no_error_about_broadcast_or_bad_source),

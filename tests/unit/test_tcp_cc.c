@@ -287,6 +287,58 @@ static void test_cc_cubic_slow_start_same_as_newreno(void **state)
 	assert_int_equal(c.cwnd, 14600 + 50 * 1460);
 }
 
+/* TCP_CONGESTION mid-connection, CUBIC -> NewReno: cwnd and ssthresh
+ * carry over, CUBIC's state is gone, and growth is NewReno's from there. */
+static void test_cc_switch_cubic_to_newreno_keeps_window(void **state)
+{
+	struct tcp_cc cc = cubic_after_loss();
+
+	(void)state;
+	tcp_cc_on_ack(&cc, 1000, 70000, 0, T0);         /* a CUBIC epoch running */
+	assert_true(cc.epoch_start != 0);
+	uint32_t cwnd = cc.cwnd;
+	assert_int_equal(tcp_cc_switch(&cc, TCP_CC_NEWRENO, T0 + SEC), 0);
+	assert_int_equal(cc.algo, TCP_CC_NEWRENO);
+	assert_int_equal(cc.cwnd, cwnd);
+	assert_int_equal(cc.ssthresh, 70000);
+	assert_int_equal(cc.mss, 1000);
+	assert_int_equal(cc.epoch_start, 0);
+	assert_int_equal(cc.w_max, 0);
+	assert_int_equal(cc.ca_acked, 0);
+	tcp_cc_on_ack(&cc, cwnd, cwnd, 0, T0 + 2 * SEC);  /* one window ACKed: + 1 SMSS */
+	assert_int_equal(cc.cwnd, cwnd + 1000);
+}
+
+/* NewReno -> CUBIC in congestion avoidance: the first epoch starts at the
+ * current cwnd with K = 0 (as after a timeout, RFC 9438 4.8); in recovery,
+ * the recovery goes on. Same algorithm again: nothing changes; unknown:
+ * -EINVAL, nothing changes. */
+static void test_cc_switch_newreno_to_cubic_starts_epoch(void **state)
+{
+	struct tcp_cc cc = reno(1000);
+
+	(void)state;
+	cc.cwnd = 60000;
+	cc.ssthresh = 50000;
+	cc.ca_acked = 30000;
+	assert_int_equal(tcp_cc_switch(&cc, TCP_CC_NEWRENO, T0), 0);
+	assert_int_equal(cc.ca_acked, 30000);
+	assert_int_equal(tcp_cc_switch(&cc, TCP_CC_MAX, T0), -EINVAL);
+	assert_int_equal(cc.algo, TCP_CC_NEWRENO);
+	assert_int_equal(tcp_cc_switch(&cc, TCP_CC_CUBIC, T0), 0);
+	assert_int_equal(cc.cwnd, 60000);
+	assert_int_equal(cc.ssthresh, 50000);
+	assert_int_equal(cc.ca_acked, 0);
+	tcp_cc_on_ack(&cc, 1000, 60000, 0, T0 + SEC);
+	assert_int_equal(cc.w_max, 60000);
+	assert_int_equal(cc.cwnd_epoch, 60000);
+	assert_int_equal(cc.k_ns, 0);
+	tcp_cc_on_enter_recovery(&cc, 60000, T0 + 2 * SEC);
+	assert_int_equal(tcp_cc_switch(&cc, TCP_CC_NEWRENO, T0 + 2 * SEC), 0);
+	assert_int_equal(cc.in_recovery, 1);
+	assert_int_equal(cc.ssthresh, 42000);           /* CUBIC's cut stands */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -307,6 +359,8 @@ int main(void)
 		cmocka_unit_test(test_cc_cubic_fast_convergence),
 		cmocka_unit_test(test_cc_cubic_rto_restarts_with_k_zero),
 		cmocka_unit_test(test_cc_cubic_slow_start_same_as_newreno),
+		cmocka_unit_test(test_cc_switch_cubic_to_newreno_keeps_window),
+		cmocka_unit_test(test_cc_switch_newreno_to_cubic_starts_epoch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

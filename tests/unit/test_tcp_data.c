@@ -359,6 +359,46 @@ static void test_established_recv_window_update(void **state)
 	assert_true(tcp_fx_last(fx)->wnd >= 30000);
 }
 
+/* ESTABLISHED + TCP_CONGESTION "cubic" mid-connection -> the window the
+ * conn earned is kept (tcp_cc_switch); a listener's choice is its
+ * children's (as Linux). */
+static void test_established_congestion_switch(void **state)
+{
+	struct st *s = *state;
+	struct tcp_fx *fx = s->fx;
+	struct tcp_conn_info before, after;
+	char name[16] = "";
+	uint32_t len = sizeof(name), iss;
+	int l;
+
+	tcp_send(fx->ts, &fx->env, s->conn, payload, 536 * 4, 0, fx->now);
+	peer_ack(s, 536 * 4, 0, false);
+	tcp_info(fx->ts, s->conn, &before);
+	assert_string_equal(before.cc, "newreno");
+	assert_int_equal(tcp_setsockopt(fx->ts, &fx->env, s->conn, TCP_SOCKOPT_CONGESTION,
+					"cubic", 5, fx->now), 0);
+	tcp_info(fx->ts, s->conn, &after);
+	assert_string_equal(after.cc, "cubic");
+	assert_int_equal(after.snd_cwnd, before.snd_cwnd);
+	assert_int_equal(after.snd_ssthresh, before.snd_ssthresh);
+	assert_int_equal(tcp_setsockopt(fx->ts, &fx->env, s->conn, TCP_SOCKOPT_CONGESTION,
+					"vegas", 5, fx->now), -ENOENT);
+
+	l = tcp_listen(fx->ts, &fx->env, 0, 8080, 4, 0);
+	assert_int_equal(tcp_getsockopt(fx->ts, (uint32_t)l, TCP_SOCKOPT_CONGESTION, name, &len), 0);
+	assert_string_equal(name, "newreno");              /* the config's */
+	assert_int_equal(tcp_setsockopt(fx->ts, &fx->env, (uint32_t)l, TCP_SOCKOPT_CONGESTION,
+					"cubic", 6, fx->now), 0);
+	tcp_fx_in(fx, &(struct tcp_spec){ .flags = TH_SYN, .seq = 7000, .dport = 8080 });
+	iss = tcp_fx_last(fx)->seq;
+	tcp_fx_in(fx, &(struct tcp_spec){ .flags = TH_ACK, .seq = 7001, .ack = iss + 1,
+					  .dport = 8080 });
+	int c = tcp_accept(fx->ts, &fx->env, (uint32_t)l, NULL);
+	assert_true(c >= 0);
+	tcp_info(fx->ts, (uint32_t)c, &after);
+	assert_string_equal(after.cc, "cubic");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -372,6 +412,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_established_keepalive, setup_plain, teardown),
 		cmocka_unit_test_setup_teardown(test_established_nagle, setup_plain, teardown),
 		cmocka_unit_test_setup_teardown(test_established_recv_window_update, setup_plain, teardown),
+		cmocka_unit_test_setup_teardown(test_established_congestion_switch, setup_plain, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /* tests/unit/test_tcp_rfc5961.c — robustness against blind in-window
  * attacks (RFC 5961) and old duplicates (PAWS, RFC 7323 5): which RSTs,
- * SYNs and ACKs an ESTABLISHED connection acts on, challenges, or drops. */
+ * SYNs and ACKs an ESTABLISHED connection acts on, challenges, or drops,
+ * and the challenge-ACK rate limit (RFC 5961 7). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -159,6 +160,67 @@ static void test_established_old_duplicate(void **state)
 	assert_int_equal(tcp_fx_last(fx)->ack, IRS + 1);
 }
 
+/* ESTABLISHED + an ACK older than SND.UNA - MAX.SND.WND -> challenge ACK and
+ * dropped, data and all (RFC 5961 5.2); one just inside the bound is an old
+ * duplicate ACK and its data is taken. */
+static void test_established_ack_too_old(void **state)
+{
+	struct st *s = *state;
+	struct tcp_fx *fx = s->fx;
+	struct tcp_spec r = seg(s, TH_ACK, IRS + 1, 200);
+	uint64_t cnt[TCP_CNT_NR];
+	char b[8];
+
+	r.ack = s->iss + 1 - 65535 - 1;          /* MAX.SND.WND is 65535 (no scaling) */
+	r.data = "old";
+	r.len = 3;
+	tcp_fx_in(fx, &r);
+	tcp_stats_read(fx->ts, cnt, NULL);
+	assert_int_equal(cnt[TCP_CNT_CHALLENGE_ACKS], 1);
+	assert_int_equal(tcp_recv(fx->ts, &fx->env, s->conn, b, 8, 0, fx->now), -EAGAIN);
+	r.ack++;
+	tcp_fx_in(fx, &r);
+	tcp_stats_read(fx->ts, cnt, NULL);
+	assert_int_equal(cnt[TCP_CNT_CHALLENGE_ACKS], 1);
+	assert_int_equal(tcp_recv(fx->ts, &fx->env, s->conn, b, 8, 0, fx->now), 3);
+}
+
+/* ESTABLISHED + a flood of in-window RSTs -> challenge ACKs within the
+ * RFC 5961 7 budget: a limit of 10 a second allows 5..14 in each second
+ * (drawn anew each second, as Linux since CVE-2016-5696, so budgets
+ * differ); the rest are counted, not sent, and the conn is untouched. */
+static void test_established_challenge_ack_rate_limit(void **state)
+{
+	struct tcp_config cfg;
+	struct tcp_fx *fx;
+	uint64_t cnt[TCP_CNT_NR], total = 0;
+	uint32_t iss, first = 0;
+	bool differ = false;
+	int c;
+
+	(void)state;
+	tcp_fx_config(&cfg);
+	cfg.challenge_ack_limit = 10;
+	assert_non_null(fx = tcp_fx_new(&cfg));
+	assert_true((c = tcp_fx_passive_open(fx, IRS, NULL, &iss)) >= 0);
+	for (unsigned sec = 0; sec < 8; sec++) {
+		fx->now = (10ull + sec) * 1000000000ull + 1000;
+		tcp_fx_clear(fx);
+		for (unsigned i = 0; i < 100; i++)
+			tcp_fx_in(fx, &(struct tcp_spec){ .flags = TH_RST, .seq = IRS + 500 + i });
+		assert_in_range(fx->ncap, 5, 14);
+		first = sec ? first : fx->ncap;
+		differ |= fx->ncap != first;
+		total += fx->ncap;
+	}
+	assert_true(differ);
+	tcp_stats_read(fx->ts, cnt, NULL);
+	assert_int_equal(cnt[TCP_CNT_CHALLENGE_ACKS], total);
+	assert_int_equal(cnt[TCP_CNT_CHALLENGE_ACKS_LIMITED], 800 - total);
+	assert_int_equal(tcp_fx_state(fx, (uint32_t)c), TCPS_ESTABLISHED);
+	assert_int_equal(tcp_fx_free(fx), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -169,6 +231,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_established_ack_unsent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_established_paws_old_timestamp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_established_old_duplicate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_established_ack_too_old, setup, teardown),
+		cmocka_unit_test(test_established_challenge_ack_rate_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
