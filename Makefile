@@ -65,7 +65,6 @@ FUZZ_BIN   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 .PHONY: all deps test unit tsan fuzz-corpus fuzz bench run check-includes clean
 .DEFAULT_GOAL := all
 
-all: check-includes $(LIBSHM) $(LIBPROTO) $(UNIT_BIN) $(TSAN_BIN) $(BENCH_BIN) $(DAEMON_BIN) $(TOOL_BIN) $(LIBSOCK_SO)
 
 deps:
 	@./scripts/install-deps.sh
@@ -176,6 +175,9 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(SHM_SRC) $(PROTO_SRC) $(TSUP_SRC)
 	$(Q)clang $(FUZZ_FLAGS) $^ -o $@ $(LDLIBS) -lm
 
 # ---------------------------------------------------------------- running
+# (all is defined here, after every variable it names: a rule's prerequisites
+# are expanded when make reads the rule.)
+all: check-includes $(LIBSHM) $(LIBPROTO) $(UNIT_BIN) $(TSAN_BIN) $(BENCH_BIN) $(DAEMON_BIN) $(TOOL_BIN) $(LIBSOCK_SO)
 test: deps all $(FUZZ_BIN)
 	@./tests/run-all.sh $(BUILD)
 

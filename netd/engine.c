@@ -99,6 +99,8 @@ static int engine_reset_pool(struct netd_engine *e, struct netd_pool *pm)
 		return err;
 	}
 	stack_attach_tcp(e->stk, e->tcp);
+	if (e->apps_on)
+		netd_apps_stack_reset(&e->apps);   /* stack_init emptied the UDP table */
 	e->pm = pm;
 	e->deadline = stack_next_deadline(e->stk);
 	return 0;
@@ -224,8 +226,8 @@ static unsigned engine_tx_flush(struct netd_engine *e)
 	return n;
 }
 
-/* Socket events: no sockets exist yet (sockd comes later), so each is
- * counted by type and its pkb freed. Returns how many. */
+/* Socket events, counted by type, go to the application side (which takes
+ * their pkbs); an engine that serves no apps frees them. Returns how many. */
 static unsigned engine_events(struct netd_engine *e)
 {
 	struct stack_evq *evq = &e->stk->evq;
@@ -241,7 +243,10 @@ static unsigned engine_events(struct netd_engine *e)
 		default: c = NETD_EV_OTHER; break;
 		}
 		COUNTER_INC(&e->st->ctr, c);
-		pkb_free(&e->cache, evq->ev[i].pkb);
+		if (e->apps_on)
+			netd_apps_event(&e->apps, &evq->ev[i], e->now);
+		else
+			pkb_free(&e->cache, evq->ev[i].pkb);
 	}
 	evq->n = 0;
 	return n;
@@ -325,6 +330,11 @@ static unsigned engine_pass(struct netd_engine *e)
 		COUNTER_INC(&e->st->ctr, NETD_TIMER_RUNS);
 	}
 	work += engine_tx_flush(e) + engine_events(e);
+	if (e->apps_on) {
+		/* Events first: the poll services the sockets they marked. */
+		work += netd_apps_poll(&e->apps, budget, e->now);
+		work += engine_tx_flush(e) + engine_events(e);
+	}
 	e->deadline = stack_next_deadline(e->stk);
 	if (e->now - e->published_ns >= NETD_PUBLISH_NS)
 		netd_stats_publish(e);
@@ -341,7 +351,8 @@ static bool engine_has_work(struct netd_engine *e)
 	return atomic_load_explicit(&nd->stop, memory_order_relaxed) ||
 	       atomic_load_explicit(&nd->link_seq, memory_order_relaxed) != e->seq_seen ||
 	       (e->link && ring_cons_count(&e->rx) > 0) ||
-	       (e->pm && e->stk->loop_n > 0);
+	       (e->pm && e->stk->loop_n > 0) ||
+	       (e->apps_on && e->pm && netd_apps_busy(&e->apps));
 }
 
 /* Grow or shrink the idle spin after a sleep of slept ns (see the top). */
@@ -355,13 +366,30 @@ static void engine_adapt_spin(struct netd_engine *e, uint64_t slept, bool timed_
 		e->spin_ns = e->spin_ns / 2 < start ? 0 : e->spin_ns / 2;
 }
 
-/* Sleep on the doorbell until rung or the next deadline (at most
- * NETD_IDLE_MAX_NS: the engine's heartbeat). */
+/* The doorbells this engine sleeps on: nicd's rx doorbell, and with apps
+ * the control doorbell and every app's. Returns how many. */
+static unsigned engine_doorbells(struct netd_engine *e, struct doorbell **dbs)
+{
+	dbs[0] = e->rxdb;
+	if (!e->apps_on || !e->pm)
+		return 1;
+	return 1 + netd_apps_doorbells(&e->apps, dbs + 1, DOORBELL_WAIT_MANY_MAX - 1);
+}
+
+static void engine_cancel_waits(struct doorbell **dbs, const uint32_t *tok, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		doorbell_cancel_wait(dbs[i], tok[i]);
+}
+
+/* Sleep on every doorbell at once until one is rung or the next deadline
+ * (at most NETD_IDLE_MAX_NS: the engine's heartbeat). */
 static void engine_sleep(struct netd_engine *e)
 {
-	struct doorbell *db = e->rxdb;
+	struct doorbell *dbs[DOORBELL_WAIT_MANY_MAX];
+	uint32_t tok[DOORBELL_WAIT_MANY_MAX];
 	uint64_t now = netd_now_ns(), until = e->deadline, slept;
-	uint32_t tok;
+	unsigned n;
 	int err;
 
 	if (until > now + NETD_IDLE_MAX_NS)
@@ -370,13 +398,16 @@ static void engine_sleep(struct netd_engine *e)
 		return;
 	if (e->pm)
 		netd_stats_publish(e);       /* what a reader sees while we sleep is exact */
-	tok = doorbell_prepare_wait(db);
+	n = engine_doorbells(e, dbs);
+	for (unsigned i = 0; i < n; i++)
+		tok[i] = doorbell_prepare_wait(dbs[i]);
 	if (engine_has_work(e)) {
-		doorbell_cancel_wait(db, tok);
+		engine_cancel_waits(dbs, tok, n);
 		return;
 	}
 	COUNTER_INC(&e->st->ctr, NETD_SLEEPS);
-	err = doorbell_wait(db, tok, (int64_t)(until - now));
+	err = n == 1 ? doorbell_wait(dbs[0], tok[0], (int64_t)(until - now))
+		     : doorbell_wait_many(dbs, tok, n, (int64_t)(until - now));
 	slept = netd_now_ns() - now;
 	hist_record(&e->st->sleep, slept);
 	if (err == -ETIMEDOUT)
@@ -389,6 +420,10 @@ static void engine_sleep(struct netd_engine *e)
  * pool for nicd and the next netd, and the counters are exact. */
 static void engine_exit(struct netd_engine *e)
 {
+	if (e->apps_on) {
+		netd_apps_fini(&e->apps);    /* its RSTs go out in the flush below */
+		e->apps_on = false;
+	}
 	if (!e->pm)
 		return;
 	engine_tx_flush(e);
@@ -404,6 +439,16 @@ void *netd_engine_run(void *arg)
 	atomic_bool *stop = &e->nd->stop;
 	uint64_t idle_since = netd_now_ns();
 	bool spinning = false;
+	int err;
+
+	/* Engine 0 serves every application (one stack owns their sockets).
+	 * Started here so that its link thread inherits the engine's blocked
+	 * signals. Without it netd still runs: apps fall back to the kernel. */
+	if (e->q == 0) {
+		if ((err = netd_apps_init(&e->apps, e->stk, e->nd->cfg.run_dir)) < 0)
+			netd_log(NETD_ERR, "applications disabled: %s", strerror(-err));
+		e->apps_on = err == 0;
+	}
 
 	while (!atomic_load_explicit(stop, memory_order_relaxed)) {
 		if (engine_pass(e) > 0) {

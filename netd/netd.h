@@ -29,6 +29,7 @@
 #include <sys/types.h>
 
 #include "proto/stack.h"
+#include "netd/app.h"
 #include "shm/doorbell.h"
 #include "shm/netd_layout.h"
 #include "shm/nic_layout.h"
@@ -117,6 +118,9 @@ struct netd_engine {
 	struct netd_pool *pm;            /* pool the stack's pkbs come from */
 	struct doorbell *rxdb;           /* link's, or local_db without one */
 	struct doorbell local_db;        /* where it sleeps with no nicd */
+	/* applications (netd/app.h): engine 0 serves them all */
+	struct netd_apps apps;
+	bool apps_on;
 	/* loop state */
 	uint64_t now;
 	uint64_t deadline;               /* stack_next_deadline */
