@@ -175,9 +175,13 @@ kill -TERM "$SOCKD_PID"; wait "$SOCKD_PID"; rc=$?; SOCKD_PID=
 [ ! -e "$RUN/sockd.sock" ] || fail "sockd.sock left behind"
 for kv in REFUSED_NO_NETD=1 REFUSED_LAYOUT=1 BAD_HELLO=2 HELLO_TIMEOUT=1 REFUSED_QUOTA_UID=1 \
           REFUSED_QUOTA_ALL=1 APP_BAD_MSG=1 FDS_DISCARDED=2 NETD_BUSY=1 NETD_PERM=1 \
-          NETD_CONNECTS=2 APPS_ADMITTED=16 WELCOME_FAILED=0 NETD_BAD_MSG=0; do
+          NETD_CONNECTS=2 NETD_BAD_MSG=0; do
   got=$(counter "${kv%=*}")
   [ "$got" = "${kv#*=}" ] || fail "counter ${kv%=*} = $got, want ${kv#*=}"
 done
+# The hello-close app closes right after its hello: whether sockd welcomed
+# it before it saw the close is a race, so it counts in exactly one of these.
+settled=$(( $(counter APPS_ADMITTED) + $(counter APP_GONE_PENDING) + $(counter WELCOME_FAILED) ))
+[ "$settled" = 17 ] || fail "admitted + gone pending + welcome failed = $settled, want 17"
 echo "phase 7: counters as expected, SIGTERM -> exit 0"
 echo "PASS"
