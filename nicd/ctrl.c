@@ -130,21 +130,33 @@ static void conn_close(struct nicd *nd, unsigned i, const char *why)
 	*c = (struct nicd_conn){ .fd = -1 };
 }
 
-/* Read and answer the hello. Returns 0 (greeted) or -errno (drop the peer). */
+/* Read and answer the hello. Returns 0 (greeted, or nothing to read yet),
+ * -EPROTO (a bad hello: refused, counted PEER_BAD_HELLO) or -ECONNRESET
+ * (the peer went before the hello was done: it closed or reset the
+ * connection, as a peer does whose own wait for the welcome timed out;
+ * counted PEER_HELLO_LOST, not a bad hello). */
 static int conn_hello(struct nicd *nd, struct nicd_conn *c)
 {
 	struct nic_hello h;
 	ssize_t n = recv(c->fd, &h, sizeof(h), MSG_DONTWAIT);
 	int status = 0;
 
-	if (n < 0)
-		return errno == EAGAIN ? 0 : -errno;
+	if (n < 0 && errno == EAGAIN)
+		return 0;
+	if (n <= 0) {
+		COUNTER_INC(nd->ctr, NICD_PEER_HELLO_LOST);
+		return -ECONNRESET;
+	}
 	if (n != (ssize_t)sizeof(h) || h.magic != NIC_HELLO_MAGIC ||
 	    h.version != NIC_HELLO_VERSION || h.layout_version != NIC_LAYOUT_VERSION)
 		status = -EPROTO;
-	if (send_welcome(nd, c->fd, status) < 0 || status < 0) {
+	if (send_welcome(nd, c->fd, status) < 0 && status == 0) {
+		COUNTER_INC(nd->ctr, NICD_PEER_HELLO_LOST);    /* gone before the welcome */
+		return -ECONNRESET;
+	}
+	if (status < 0) {
 		COUNTER_INC(nd->ctr, NICD_PEER_BAD_HELLO);
-		return status < 0 ? status : -EPIPE;
+		return status;
 	}
 	c->greeted = true;
 	c->pid = h.pid;
@@ -170,8 +182,13 @@ void nicd_ctrl_conn_ready(struct nicd *nd, unsigned i, int res)
 		return;
 	}
 	if (!c->greeted) {
-		if (conn_hello(nd, c) < 0) {
+		int err = conn_hello(nd, c);
+
+		if (err == -EPROTO)
 			nicd_log(NICD_WARN, "peer refused: bad hello");
+		else if (err < 0)
+			nicd_log(NICD_INFO, "peer left before its hello was done");
+		if (err < 0) {
 			conn_close(nd, i, "refused");
 			return;
 		}

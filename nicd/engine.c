@@ -12,7 +12,8 @@
  * io_uring's deferred completions), then announces itself on the tx doorbell,
  * re-checks the tx rings, and sleeps in io_uring_submit_and_wait_timeout. The
  * sleep is bounded by NIC_IDLE_POLL_MS: heartbeat, watchdog and retries run at
- * least that often. Never busy-polls forever (shared/notes/baselines.md: on
+ * least that often. Around the sleep, sched.c keeps the engine SCHED_FIFO
+ * while it uses under half a CPU, so a wake-up runs it at once. Never busy-polls forever (shared/notes/baselines.md: on
  * two cores that starves the kernel side of the TAP).
  */
 #include <errno.h>
@@ -224,14 +225,18 @@ static bool tx_rings_empty(struct nicd *nd)
 	return true;
 }
 
-/* How long the engine may sleep: until housekeeping, or a parked read's retry. */
+/* How long the engine may sleep: until housekeeping, or until a TAP queue
+ * with no read posted may post one again. */
 static uint64_t sleep_ns(const struct nicd *nd)
 {
 	uint64_t until = nd->last_house_ns + HOUSE_NS;
 
-	for (unsigned q = 0; q < nd->cfg.queues; q++)
-		if (nd->q[q].rx_idle > 0 && nd->q[q].rx_retry_ns < until)
-			until = nd->q[q].rx_retry_ns;
+	if (nd->cfg.backend == NIC_BACKEND_TAP) {
+		uint64_t retry = nicd_tap_rx_retry_ns(nd);
+
+		if (retry < until)
+			until = retry;
+	}
 	return until > nd->now_ns ? until - nd->now_ns : 0;
 }
 
@@ -247,6 +252,7 @@ static void engine_sleep(struct nicd *nd)
 
 	if (tx_rings_empty(nd) && io_uring_cq_ready(&nd->uring) == 0 && ns > 0) {
 		COUNTER_INC(nd->ctr, NICD_SLEEPS);
+		nicd_sched_sleep(nd);
 		io_uring_submit_and_wait_timeout(&nd->uring, &cqe, 1, &ts, NULL);
 		nd->sq_pending = 0;
 	}
@@ -270,13 +276,16 @@ static void engine_drain(struct nicd *nd)
 
 int nicd_engine_run(struct nicd *nd)
 {
-	uint64_t spin_ns = (uint64_t)nd->cfg.spin_us * 1000u;
-	uint64_t idle_since = nicd_now_ns();
+	uint64_t spin_ns, idle_since;
 
+	nicd_sched_init(nd);
+	spin_ns = (uint64_t)nd->cfg.spin_us * 1000u;
+	idle_since = nicd_now_ns();
 	nd->last_house_ns = idle_since;
 	while (!nd->stop) {
 		if (engine_pass(nd) > 0) {
 			idle_since = nd->now_ns;
+			nicd_sched_busy(nd);
 			continue;
 		}
 		if (nd->now_ns - idle_since < spin_ns) {
@@ -313,5 +322,9 @@ void nicd_stats_print(struct nicd *nd, FILE *f)
 		fprintf(f, "<6>nicd: rx frames per pass (read ns as frames): %s\n", line);
 	if (hist_snapshot(&nd->stats->tx_residence, &snap) == 0 && hist_format(&snap, line, sizeof(line)) > 0)
 		fprintf(f, "<6>nicd: tx ring residence: %s\n", line);
+	for (unsigned q = 0; q < nd->cfg.queues && nd->cfg.queues > 1; q++)
+		fprintf(f, "<6>nicd: rx queue %u: %" PRIu64 " frames, %" PRIu64 " dropped\n", q,
+			atomic_load_explicit(&nd->stats->q[q].rx_frames, memory_order_relaxed),
+			atomic_load_explicit(&nd->stats->q[q].rx_drops, memory_order_relaxed));
 	fflush(f);
 }

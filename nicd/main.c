@@ -53,16 +53,21 @@ static void usage(FILE *f)
 		"  --fresh           format a new region even if one exists\n"
 		"  --ring-size N     descriptors per ring, power of two (default %u)\n"
 		"  --slots N         packet buffers in the pool (default %u)\n"
-		"  --rx-window N     TAP reads in flight per queue (default %u, max %u)\n"
+		"  --rx-window N     TAP reads per queue: one waits for a frame, the others\n"
+		"                    only take frames already queued (default %u, max %u)\n"
 		"  --tx-window N     TAP writes in flight per queue (default %u, max %u)\n"
 		"  --spin-us N       busy-poll this long after the last work (default %u)\n"
+		"  --rt-prio N       SCHED_FIFO priority, dropped to SCHED_OTHER while nicd\n"
+		"                    uses over half a CPU; 0: SCHED_OTHER (default %u)\n"
+		"  --slice-us N      EEVDF slice under SCHED_OTHER, 100..100000 or 0 for the\n"
+		"                    kernel's (default %u)\n"
 		"  --fixed           READ_FIXED/WRITE_FIXED into the registered pool (measured\n"
 		"                    slower for TAP than plain reads: docs/NICD.md)\n"
 		"  --no-huge         do not try hugetlbfs for the region\n"
 		"  --blk-tov-ms N    AF_PACKET block retire timeout (default 1)\n",
 		NIC_QUEUES_MAX, NIC_RUN_DIR_DEFAULT, NIC_RING_SIZE_DEF, NIC_POOL_SLOTS_DEF,
 		NICD_RX_WINDOW_DEF, NIC_RX_WINDOW_MAX, NICD_TX_WINDOW_DEF, NIC_TX_WINDOW_MAX,
-		NICD_SPIN_US_DEF);
+		NICD_SPIN_US_DEF, NICD_RT_PRIO_DEF, NICD_SLICE_US_DEF);
 }
 
 /* A number option in [lo, hi]; exits with usage on anything else. */
@@ -86,6 +91,7 @@ static void parse_args(struct nicd_config *c, int argc, char **argv)
 		{ "ring-size", 1, 0, 'r' }, { "slots", 1, 0, 's' }, { "rx-window", 1, 0, 'R' },
 		{ "tx-window", 1, 0, 'T' }, { "spin-us", 1, 0, 'S' }, { "fixed", 0, 0, 'X' },
 		{ "no-huge", 0, 0, 'H' }, { "blk-tov-ms", 1, 0, 'b' }, { "help", 0, 0, 'h' },
+		{ "rt-prio", 1, 0, 'x' }, { "slice-us", 1, 0, 'l' },
 		{ 0, 0, 0, 0 } };
 	int o;
 
@@ -93,6 +99,7 @@ static void parse_args(struct nicd_config *c, int argc, char **argv)
 		.backend = NIC_BACKEND_TAP, .queues = 1, .ring_size = NIC_RING_SIZE_DEF,
 		.nslots = NIC_POOL_SLOTS_DEF, .rx_window = NICD_RX_WINDOW_DEF,
 		.tx_window = NICD_TX_WINDOW_DEF, .spin_us = NICD_SPIN_US_DEF,
+		.rt_prio = NICD_RT_PRIO_DEF, .slice_us = NICD_SLICE_US_DEF,
 		.blk_tov_ms = 1 };
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
@@ -110,9 +117,15 @@ static void parse_args(struct nicd_config *c, int argc, char **argv)
 		case 'X': c->fixed_bufs = true; break;
 		case 'H': c->no_huge = true; break;
 		case 'b': c->blk_tov_ms = num_arg("blk-tov-ms", optarg, 1, 1000); break;
+		case 'x': c->rt_prio = num_arg("rt-prio", optarg, 0, 99); break;
+		case 'l': c->slice_us = num_arg("slice-us", optarg, 0, 100000); break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
 		}
+	}
+	if (c->slice_us != 0 && c->slice_us < 100) {
+		nicd_log(NICD_ERR, "--slice-us %u: the kernel takes 100..100000, or 0", c->slice_us);
+		exit(2);
 	}
 	if (optind != argc || (c->ring_size & (c->ring_size - 1)) ||
 	    strlen(c->ifname) >= sizeof(((struct nic_ctl *)0)->ifname)) {

@@ -43,8 +43,11 @@ void nicd_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3
 #define NICD_TX_SEGS_MAX   8u      /* chain length nicd writes in one writev */
 #define NICD_CONNS_MAX     8u      /* peers connected to nicd.sock at once */
 #define NICD_SPIN_US_DEF   50u     /* busy-poll this long after the last work */
+#define NICD_RT_PRIO_DEF   1u      /* SCHED_FIFO priority (sched.c) */
+#define NICD_SLICE_US_DEF  100u    /* EEVDF slice under SCHED_OTHER: the kernel's minimum */
 #define NICD_RX_WINDOW_DEF 64u
 #define NICD_TX_WINDOW_DEF 64u
+#define NICD_RX_NONE       (~0u)   /* no waiting read (nicd_queue.rx_waiter) */
 
 struct nicd_config {
 	const char *run_dir;
@@ -56,6 +59,8 @@ struct nicd_config {
 	unsigned rx_window;          /* reads in flight per TAP queue */
 	unsigned tx_window;          /* writes in flight per TAP queue */
 	unsigned spin_us;
+	unsigned rt_prio;            /* SCHED_FIFO priority; 0: SCHED_OTHER */
+	unsigned slice_us;           /* sched_runtime under SCHED_OTHER; 0: kernel default */
 	unsigned blk_tov_ms;         /* AF_PACKET block retire timeout */
 	bool persist;                /* TAP survives nicd (TUNSETPERSIST) */
 	bool fresh;                  /* ignore an existing region: format a new one */
@@ -97,11 +102,15 @@ struct nicd_queue {
 	struct ring_cons tx;         /* from netd */
 	struct doorbell *rxdb;
 	struct nic_own_queue *own;   /* in the region: slots held (restart reclaim) */
-	/* TAP reads: window entry i reads into rx_pkb[i] while rx_posted[i];
-	 * an entry not posted (pool empty, read error) waits for rx_retry_ns */
+	/* TAP reads (tap.c): window entry i reads into rx_pkb[i] while
+	 * rx_posted[i]. At most one posted read waits for a frame; the others
+	 * are RWF_NOWAIT, posted on the credit frames earn. No read is posted
+	 * before rx_retry_ns (pool empty, read error). */
 	struct pkb *rx_pkb[NIC_RX_WINDOW_MAX];
 	bool rx_posted[NIC_RX_WINDOW_MAX];
-	unsigned rx_idle;            /* entries not posted */
+	unsigned rx_waiter;          /* entry of the waiting read, or NICD_RX_NONE */
+	unsigned rx_nowait;          /* NOWAIT reads posted and not yet complete */
+	unsigned rx_credit;          /* NOWAIT reads to post at the next refill */
 	uint64_t rx_retry_ns;
 	/* TAP writes: free entries are a stack of indices */
 	struct nicd_txslot *txs;
@@ -121,6 +130,12 @@ struct nicd_conn {
 };
 
 struct nicd_packet;                  /* packet.c's state */
+
+enum nicd_sched {
+	NICD_SCHED_OTHER,            /* SCHED_OTHER throughout (--rt-prio 0, or refused) */
+	NICD_SCHED_FIFO,             /* SCHED_FIFO now */
+	NICD_SCHED_DEMOTED,          /* SCHED_FIFO, dropped to SCHED_OTHER while busy */
+};
 
 struct nicd {
 	struct nicd_config cfg;
@@ -145,9 +160,13 @@ struct nicd {
 	struct rss_table rss;
 	uint64_t now_ns;             /* CLOCK_MONOTONIC at the start of this pass */
 	unsigned pass_rx;            /* frames received in this pass */
+	bool rx_nowait_off;          /* tun refused RWF_NOWAIT: plain reads only (tap.c) */
 	bool stop;
 	bool dump_stats;
 	uint64_t last_house_ns;
+	enum nicd_sched sched;
+	uint64_t sched_window_ns;    /* sched.c: start of the current duty window */
+	uint64_t sched_cpu_ns;       /* the engine thread's CPU time then */
 };
 
 /* ------------------------------------------------------------ region.c */
@@ -190,6 +209,19 @@ int nicd_engine_run(struct nicd *nd);
 void nicd_engine_fini(struct nicd *nd);
 void nicd_stats_print(struct nicd *nd, FILE *f);
 
+/* --------------------------------------------------------------- sched.c */
+
+/* Set nicd's scheduling policy at start-up: SCHED_FIFO at cfg.rt_prio if
+ * asked and allowed (a warning if refused), else SCHED_OTHER with the short
+ * slice. Call from the engine thread. */
+void nicd_sched_init(struct nicd *nd);
+
+/* After a pass that found work, and just before a sleep: once per window,
+ * drop SCHED_FIFO to SCHED_OTHER (counted) if the engine used too much of a
+ * CPU in it, or take SCHED_FIFO back once it is quiet. */
+void nicd_sched_busy(struct nicd *nd);
+void nicd_sched_sleep(struct nicd *nd);
+
 /* -------------------------------------------------------------- backends */
 
 /* TAP (tap.c). open: create/attach the device's queue fds, fill ctl's
@@ -200,6 +232,9 @@ void nicd_tap_rx_done(struct nicd *nd, unsigned q, unsigned idx, int res);
 void nicd_tap_tx_done(struct nicd *nd, unsigned q, unsigned idx, int res);
 unsigned nicd_tap_tx(struct nicd *nd, unsigned q);
 void nicd_tap_refill(struct nicd *nd);
+/* The earliest time a queue with no read posted may post again (pool
+ * empty, read error), or UINT64_MAX: the engine must not sleep past it. */
+uint64_t nicd_tap_rx_retry_ns(const struct nicd *nd);
 unsigned nicd_tap_inflight_tx(const struct nicd *nd);
 void nicd_tap_close(struct nicd *nd);
 

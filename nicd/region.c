@@ -411,6 +411,12 @@ int nicd_region_open(struct nicd *nd)
 		return err;
 	}
 	pkb_cache_init(&nd->cache, &nd->pool);
+	/* The beat first: a peer watching the old generation's beat stall must
+	 * not read the dead nicd's last one under the new generation. The
+	 * release fence orders the two stores for a reader that loads
+	 * generation, then (after an acquire fence) heartbeat_ns. */
+	atomic_store_explicit(&nd->ctl->heartbeat_ns, nicd_now_ns(), memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
 	nd->ctl->generation++;
 	nd->ctl->nicd_pid = (uint32_t)getpid();
 	nd->ctl->backend = nd->cfg.backend;

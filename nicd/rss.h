@@ -11,7 +11,8 @@
  *
  * The queue is the low 7 bits of the hash through a 128-entry indirection
  * table, entry i = i % nqueues: a NIC's default RETA, computed instead of
- * stored.
+ * stored. ARP and L2 broadcast/multicast frames are not steered at all:
+ * rss_frame_to_all() says nicd gives them to every queue.
  *
  * Header-only (static inline) so that tests/unit/test_rss.c checks exactly
  * the code nicd runs against the specification's verification vectors.
@@ -124,6 +125,25 @@ static inline uint32_t rss_frame_hash(const struct rss_table *tbl, const uint8_t
 	size_t n = rss_frame_tuple(frame, len, tuple);
 
 	return n ? rss_table_hash(tbl, tuple, n) : 0;
+}
+
+/* True for a frame every queue must get rather than the one its hash picks:
+ * an L2 broadcast or multicast (the group bit, the lowest bit of the first
+ * destination byte) or ARP (its requests are broadcast, but its replies and
+ * unicast probes are not, and each netd engine keeps its own neighbour
+ * table), with one 802.1Q tag looked through. Reads only frame[0..len). */
+static inline int rss_frame_to_all(const uint8_t *frame, size_t len)
+{
+	uint16_t type;
+
+	if (len < 14)
+		return 0;
+	if (frame[0] & 1)
+		return 1;
+	type = (uint16_t)(frame[12] << 8 | frame[13]);
+	if (type == 0x8100 && len >= 18)
+		type = (uint16_t)(frame[16] << 8 | frame[17]);
+	return type == 0x0806;
 }
 
 /* The queue for a hash among nqueues (>= 1), through the default RETA. */

@@ -115,10 +115,26 @@ int nicd_tap_open(struct nicd *nd)
 
 /* ------------------------------------------------------------- receive */
 
-/* Post window entry i's read into its pkb's tailroom. The file is the
- * registered file q (IOSQE_FIXED_FILE); with --fixed the buffer lies in
- * registered buffer 0 (the whole pool). */
-static void rx_submit(struct nicd *nd, unsigned q, unsigned i)
+/* Why at most one read waits. A read posted on an empty TAP queue parks on
+ * the queue's wait queue (io_uring's async poll), and tun wakes every parked
+ * reader for each frame. With the whole window parked, each frame woke 64
+ * reads and 63 found nothing; a read that wakes for nothing 128 times
+ * (io_uring's APOLL_MAX_RETRY) is handed to an io-wq worker thread that
+ * blocks in tun's read, so after a few hundred frames nicd had ~60 iou-wrk
+ * threads, each woken by every frame, and a frame reached nicd through one of
+ * them: an extra sleeping hop on two busy cores (docs/NICD.md, "Receive
+ * reads"). So each queue has at most one waiting read, posted only when no
+ * other read is out; every other read is RWF_NOWAIT: it takes a frame already
+ * queued or completes at once with -EAGAIN, and never parks. Frames earn
+ * credit for NOWAIT reads (one per frame the waiter took, two per frame a
+ * NOWAIT read took: the burst doubles while the queue keeps giving); -EAGAIN
+ * means the queue is drained, and once no NOWAIT read is out the waiter is
+ * posted again. */
+
+/* Post window entry i's read into its pkb's tailroom, waiting or NOWAIT. The
+ * file is the registered file q (IOSQE_FIXED_FILE); with --fixed the buffer
+ * lies in registered buffer 0 (the whole pool). */
+static void rx_submit(struct nicd *nd, unsigned q, unsigned i, bool nowait)
 {
 	struct nicd_queue *nq = &nd->q[q];
 	struct pkb *b = nq->rx_pkb[i];
@@ -131,14 +147,18 @@ static void rx_submit(struct nicd *nd, unsigned q, unsigned i)
 	else
 		io_uring_prep_read(sqe, (int)q, pkb_data(b), pkb_tailroom(b), 0);
 	sqe->flags |= IOSQE_FIXED_FILE;
+	sqe->rw_flags = nowait && !nd->rx_nowait_off ? RWF_NOWAIT : 0;
 	io_uring_sqe_set_data64(sqe, nicd_ud(NICD_UD_RX, q, i));
 	nq->rx_posted[i] = true;
-	nq->rx_idle--;
+	if (nowait)
+		nq->rx_nowait++;
+	else
+		nq->rx_waiter = i;
 }
 
 /* Give window entry i a pkb (if it has none) and post its read. Returns 0,
  * or -ENOBUFS (counted) when the pool is empty. */
-static int rx_post(struct nicd *nd, unsigned q, unsigned i)
+static int rx_post(struct nicd *nd, unsigned q, unsigned i, bool nowait)
 {
 	struct nicd_queue *nq = &nd->q[q];
 	struct pkb *b = nq->rx_pkb[i];
@@ -153,36 +173,53 @@ static int rx_post(struct nicd *nd, unsigned q, unsigned i)
 		nq->own->rx[i] = pkb_index(b);   /* recorded before the kernel may write it */
 		nq->rx_pkb[i] = b;
 	}
-	rx_submit(nd, q, i);
+	rx_submit(nd, q, i, nowait);
 	return 0;
 }
 
-/* Park entry i (its read is not reposted) until rx_retry_ns. */
-static void rx_park(struct nicd *nd, unsigned q, unsigned i, uint64_t delay_ns)
+/* A read that brought no frame: -EAGAIN from a NOWAIT read is the queue
+ * drained, not an error; anything else holds the queue's reads back a while.
+ * A kernel whose tun refuses RWF_NOWAIT (-EOPNOTSUPP) gets plain reads from
+ * then on: they park, and the herd described above comes back, but nothing
+ * stalls. */
+static void rx_failed(struct nicd *nd, struct nicd_queue *nq, bool waiter, int res)
 {
-	struct nicd_queue *nq = &nd->q[q];
-
-	nq->rx_posted[i] = false;
-	nq->rx_idle++;
-	nq->rx_retry_ns = nd->now_ns + delay_ns;
+	if (res == -EOPNOTSUPP && !waiter && !nd->rx_nowait_off) {
+		nicd_log(NICD_WARN, "TAP refuses RWF_NOWAIT reads: every read may wait");
+		nd->rx_nowait_off = true;
+		return;
+	}
+	if (nd->stop || res == -ECANCELED || (res == -EAGAIN && !waiter))
+		return;
+	if (res == -EAGAIN || res == -EINTR) {
+		nq->rx_retry_ns = nd->now_ns;    /* the waiter again, at the next pass */
+		return;
+	}
+	COUNTER_INC(nd->ctr, NICD_RX_READ_ERR);
+	nq->rx_credit = 0;
+	nq->rx_retry_ns = nd->now_ns + RX_RETRY_ERR_NS;
 }
 
 void nicd_tap_rx_done(struct nicd *nd, unsigned q, unsigned i, int res)
 {
 	struct nicd_queue *nq = &nd->q[q];
 	struct pkb *b = nq->rx_pkb[i];
+	bool waiter = nq->rx_waiter == i;
 
+	nq->rx_posted[i] = false;
+	if (waiter)
+		nq->rx_waiter = NICD_RX_NONE;
+	else
+		nq->rx_nowait--;
 	if (res < 0 || nd->stop) {
-		if (res != -ECANCELED && res != -EINTR && res != -EAGAIN && !nd->stop)
-			COUNTER_INC(nd->ctr, NICD_RX_READ_ERR);
-		rx_park(nd, q, i, res == -EAGAIN || res == -EINTR ? 0 : RX_RETRY_ERR_NS);
+		rx_failed(nd, nq, waiter, res);
 		return;
 	}
+	nq->rx_credit += waiter ? 1 : 2;
 	if (res < 14 || (uint32_t)res >= pkb_tailroom(b)) {
-		/* too short for Ethernet, or filled the buffer: maybe truncated */
+		/* too short for Ethernet, or filled the buffer: maybe truncated;
+		 * the entry keeps its pkb for the next read */
 		COUNTER_INC(nd->ctr, res < 14 ? NICD_RX_SHORT : NICD_RX_TOO_BIG);
-		nq->rx_idle++;
-		rx_submit(nd, q, i);
 		return;
 	}
 	/* cleared before rx.c's ring publish (a release store) hands b to netd */
@@ -190,23 +227,53 @@ void nicd_tap_rx_done(struct nicd *nd, unsigned q, unsigned i, int res)
 	nq->rx_pkb[i] = NULL;
 	__pkb_put(b, (uint32_t)res);
 	nicd_rx_deliver(nd, b);
-	nq->rx_posted[i] = false;
-	nq->rx_idle++;
-	rx_post(nd, q, i);
 }
 
-/* Post every parked read whose retry time has come. Bounded by the window. */
+/* Queue q's reads for this pass: the NOWAIT reads its frames earned, then,
+ * if no read is out at all, the one waiting read. */
+static void rx_refill_queue(struct nicd *nd, unsigned q)
+{
+	struct nicd_queue *nq = &nd->q[q];
+	unsigned n = nq->rx_credit;
+
+	if (n == 0 && (nq->rx_nowait > 0 || nq->rx_waiter != NICD_RX_NONE))
+		return;                              /* the common case: nothing to do */
+	if (nd->now_ns < nq->rx_retry_ns)
+		return;
+	nq->rx_credit = 0;
+	for (unsigned i = 0; i < nd->cfg.rx_window && n > 0; i++) {
+		if (nq->rx_posted[i])
+			continue;
+		if (rx_post(nd, q, i, true) < 0)
+			return;
+		n--;
+	}
+	if (nq->rx_nowait > 0 || nq->rx_waiter != NICD_RX_NONE)
+		return;
+	for (unsigned i = 0; i < nd->cfg.rx_window; i++)
+		if (!nq->rx_posted[i]) {
+			rx_post(nd, q, i, false);
+			return;
+		}
+}
+
 void nicd_tap_refill(struct nicd *nd)
 {
-	for (unsigned q = 0; q < nd->cfg.queues; q++) {
-		struct nicd_queue *nq = &nd->q[q];
+	for (unsigned q = 0; q < nd->cfg.queues; q++)
+		rx_refill_queue(nd, q);
+}
 
-		if (nq->rx_idle == 0 || nd->now_ns < nq->rx_retry_ns)
-			continue;
-		for (unsigned i = 0; i < nd->cfg.rx_window; i++)
-			if (!nq->rx_posted[i] && rx_post(nd, q, i) < 0)
-				break;
+uint64_t nicd_tap_rx_retry_ns(const struct nicd *nd)
+{
+	uint64_t at = UINT64_MAX;
+
+	for (unsigned q = 0; q < nd->cfg.queues; q++) {
+		const struct nicd_queue *nq = &nd->q[q];
+
+		if (nq->rx_nowait == 0 && nq->rx_waiter == NICD_RX_NONE && nq->rx_retry_ns < at)
+			at = nq->rx_retry_ns;
 	}
+	return at;
 }
 
 int nicd_tap_start(struct nicd *nd)
@@ -229,7 +296,7 @@ int nicd_tap_start(struct nicd *nd)
 	for (unsigned q = 0; q < nd->cfg.queues; q++) {
 		struct nicd_queue *nq = &nd->q[q];
 
-		nq->rx_idle = nd->cfg.rx_window;
+		nq->rx_waiter = NICD_RX_NONE;
 		nq->txs = calloc(nd->cfg.tx_window, sizeof(*nq->txs));
 		if (!nq->txs)
 			return -ENOMEM;

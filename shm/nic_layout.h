@@ -56,7 +56,7 @@
 #include "shm/pkb.h"
 #include "shm/ring.h"
 
-#define NIC_LAYOUT_VERSION   1u
+#define NIC_LAYOUT_VERSION   2u
 
 /* ------------------------------------------------------------ names, sizes */
 
@@ -124,8 +124,16 @@ struct nic_ctl {
 	uint8_t mac[6];            /* device's MAC (TAP: kernel side; packet: the interface) */
 	uint8_t pad0[2];
 	char ifname[16];
-	_Atomic uint64_t heartbeat_ns; /* CLOCK_MONOTONIC, stored by nicd at least
-	                                * every NIC_IDLE_POLL_MS: a peer sees it stall */
+	_Atomic uint64_t heartbeat_ns; /* CLOCK_MONOTONIC. Stored by nicd when it
+	                                * attaches, before generation moves on
+	                                * (release fence; read generation, acquire
+	                                * fence, then this) and before any hello is
+	                                * answered; then at least every
+	                                * NIC_IDLE_POLL_MS. A peer may rely on it:
+	                                * under a new generation it is never the
+	                                * dead nicd's last beat, and a beat older
+	                                * than a few NIC_IDLE_POLL_MS means no
+	                                * nicd is running. */
 	uint8_t pad1[56];
 };
 _Static_assert(sizeof(struct nic_ctl) == 128, "nic_ctl layout changed");
@@ -178,22 +186,37 @@ _Static_assert(sizeof(struct nic_own) == NIC_QUEUES_MAX * (NIC_RX_WINDOW_MAX + N
 	X(SUBMITS,          "io_uring submissions (system calls)") \
 	X(RECLAIMED,        "slots a restarted nicd took back from the one before") \
 	X(PEERS,            "peers that completed the hello") \
-	X(PEER_BAD_HELLO,   "peers refused: bad hello")
+	X(PEER_BAD_HELLO,   "peers refused: bad hello") \
+	X(PEER_HELLO_LOST,  "peers gone before the hello was done (closed, reset, gave up)") \
+	X(RX_ALL_QUEUES,    "rx: ARP/broadcast/multicast frames given to every queue") \
+	X(RX_CLONE_FAIL,    "rx drop: no pkb to clone such a frame for one more queue") \
+	X(SCHED_DEMOTIONS,  "engine used >= 50% of a CPU over 10 ms: SCHED_FIFO dropped until quiet")
 
 #define NICD_CTR_ID(name, text) NICD_##name,
 enum nicd_counter { NICD_COUNTERS(NICD_CTR_ID) NICD_CTR_NR };
 COUNTERS_DECLARE(nicd_counters, NICD_COUNTERS, NICD_CTR_NR);
 
-/* "nic.stats": the counters and two histograms. rx_batch records, per
- * engine pass that received anything, the number of frames (a count, not
- * nanoseconds: read the histogram's "ns" as frames). tx_residence records
- * PKB_TS_NIC_TX - PKB_TS_NETD_TX when netd stamped the latter: the time a
- * frame waited in a tx ring. */
+/* Per rx ring: frames enqueued on it, and frames meant for it but dropped
+ * (ring full, or no pkb for its clone of a frame every queue gets). Single
+ * writer (nicd's engine, COUNTER_ADD's relaxed load and store). A frame
+ * given to every queue counts once in each. */
+struct nic_queue_stats {
+	_Atomic uint64_t rx_frames;
+	_Atomic uint64_t rx_drops;
+};
+
+/* "nic.stats": the counters, two histograms and the per-queue figures.
+ * rx_batch records, per engine pass that received anything, the number of
+ * frames (a count, not nanoseconds: read the histogram's "ns" as frames).
+ * tx_residence records PKB_TS_NIC_TX - PKB_TS_NETD_TX when netd stamped the
+ * latter: the time a frame waited in a tx ring. */
 struct nic_stats {
 	struct nicd_counters ctr;
 	struct hist rx_batch;
 	struct hist tx_residence;
+	struct nic_queue_stats q[NIC_QUEUES_MAX];
 };
+_Static_assert(sizeof(struct nic_queue_stats) == 16, "nic_queue_stats layout changed");
 
 /* ------------------------------------------------------------------ hello */
 

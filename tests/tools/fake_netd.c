@@ -6,14 +6,18 @@
  * becomes the consumer of every rx ring and the producer of every tx ring.
  * It plays a host at --ip/--mac:
  *
- *   --arp-reply      answers ARP requests for --ip (rewrites the request in
- *                    place and sends the same pkb back: no allocation)
+ *   --arp-reply      answers ARP requests for --ip seen on queue 0 (nicd gives
+ *                    ARP to every queue; netd must answer once); rewrites the
+ *                    request in place and sends the same pkb back, or a copy
+ *                    when the data is shared with another queue's clone
  *   --icmp-echo      answers ICMP echo requests to --ip, in place too
  *   --udp N          sends N UDP datagrams to --dst-ip:--dst-port (--dst-mac),
  *                    one every --gap-us; --chain makes each a two-pkb chain
  *   --sink           only counts and frees (the benchmark's consumer)
- *   --reconnect      when nicd dies, reconnects and carries on (restart test)
+ *   --reconnect      when nicd dies, reconnects and carries on (restart test);
+ *                    reports how old the new nicd's heartbeat was then
  *   --expect-arp/--expect-icmp/--expect-udp-rx N   exit 1 unless seen
+ *   --expect-arp-each N   exit 1 unless every queue saw N ARP requests
  *   --print-nicd     prints nicd's counters from the region at exit
  *
  * Bounded in time: it exits after --seconds (default 10), or earlier with
@@ -51,13 +55,15 @@ struct opts {
 	uint16_t dst_port;
 	unsigned udp, gap_us, payload;
 	bool arp_reply, icmp_echo, sink, reconnect, chain, exit_when_done, print_nicd;
-	unsigned expect_arp, expect_icmp, expect_udp_rx;
+	unsigned expect_arp, expect_icmp, expect_udp_rx, expect_arp_each;
 };
 
 struct stats {
 	uint64_t rx, arp_req, arp_rep_sent, icmp_req, icmp_rep_sent, udp_rx, other;
 	uint64_t udp_sent, tx_full, alloc_fail, reconnects, bad_desc;
+	uint64_t hb_age_ms;             /* nic_ctl.heartbeat_ns's age at the last reconnect */
 	uint64_t rxq[NIC_QUEUES_MAX];   /* frames per rx ring: RSS's spread */
+	uint64_t arpq[NIC_QUEUES_MAX];  /* ARP requests per rx ring: all should see them */
 };
 
 struct peer {
@@ -247,12 +253,33 @@ static bool icmp_answer(const struct opts *o, uint8_t *f, uint32_t len)
 	return true;
 }
 
-/* Classify one received frame; returns true if it was rewritten into a
- * reply to send back (the caller then owns it for tx). */
-static bool classify(const struct opts *o, struct stats *st, struct pkb *b)
+/* Make *b writable before an in-place answer: a pkb whose data a clone
+ * shares (nicd gave the frame to every queue) is read-only, so answer on a
+ * copy and free the original. False if the pool has no slot (counted). */
+static bool writable(struct peer *p, struct stats *st, struct pkb **b)
 {
-	uint8_t *f = pkb_data(b);
-	uint32_t len = pkb_len(b);
+	struct pkb *c;
+
+	if (!pkb_is_shared(*b))
+		return true;
+	c = pkb_copy(&p->cache, *b);
+	if (!c) {
+		st->alloc_fail++;
+		return false;
+	}
+	pkb_free(&p->cache, *b);
+	*b = c;
+	return true;
+}
+
+/* Classify one frame received on queue q; returns true if *b (perhaps
+ * replaced by a writable copy) was rewritten into a reply to send back (the
+ * caller then owns it for tx). ARP is answered from queue 0 only. */
+static bool classify(struct peer *p, const struct opts *o, struct stats *st, unsigned q,
+		     struct pkb **b)
+{
+	uint8_t *f = pkb_data(*b);
+	uint32_t len = pkb_len(*b);
 	uint16_t type = len >= 14 ? (uint16_t)(f[12] << 8 | f[13]) : 0;
 
 	st->rx++;
@@ -260,11 +287,14 @@ static bool classify(const struct opts *o, struct stats *st, struct pkb *b)
 		return false;
 	if (type == 0x0806 && len >= 42 && f[21] == 1) {
 		st->arp_req++;
-		return o->arp_reply && arp_answer(o, f, len) && ++st->arp_rep_sent;
+		st->arpq[q]++;
+		return o->arp_reply && q == 0 && writable(p, st, b) &&
+		       arp_answer(o, pkb_data(*b), len) && ++st->arp_rep_sent;
 	}
 	if (type == 0x0800 && len >= 34 && f[23] == 1) {
 		st->icmp_req += f[34] == 8;
-		return o->icmp_echo && icmp_answer(o, f, len) && ++st->icmp_rep_sent;
+		return o->icmp_echo && writable(p, st, b) &&
+		       icmp_answer(o, pkb_data(*b), len) && ++st->icmp_rep_sent;
 	}
 	if (type == 0x0800 && len >= 34 && f[23] == 17)
 		st->udp_rx++;
@@ -368,7 +398,7 @@ static unsigned rx_pass(struct peer *p, const struct opts *o, struct stats *st, 
 				continue;
 			}
 			b->ts[PKB_TS_NETD_RX] = now_ns();
-			if (classify(o, st, b))
+			if (classify(p, o, st, q, &b))
 				tx_add(p, st, q, &t[q], b);
 			else
 				pkb_free(&p->cache, b);
@@ -407,8 +437,11 @@ static unsigned udp_pass(struct peer *p, const struct opts *o, struct stats *st,
 	return sent;
 }
 
-static bool done(const struct opts *o, const struct stats *st)
+static bool done(const struct opts *o, const struct stats *st, unsigned nq)
 {
+	for (unsigned q = 0; q < nq; q++)
+		if (st->arpq[q] < o->expect_arp_each)
+			return false;
 	return st->udp_sent >= o->udp && st->arp_req >= o->expect_arp &&
 	       st->icmp_req >= o->expect_icmp && st->udp_rx >= o->expect_udp_rx;
 }
@@ -444,6 +477,9 @@ static int reconnect(struct peer *p, const struct opts *o, struct stats *st, uin
 	err = peer_open(p, o, deadline, true);
 	if (err == 0)
 		st->reconnects++;
+	if (err == 0)   /* nicd stores a beat at attach: never the dead one's */
+		st->hb_age_ms = (now_ns() - atomic_load_explicit(&p->ctl->heartbeat_ns,
+								  memory_order_relaxed)) / 1000000u;
 	fprintf(stderr, "fake_netd: nicd went away; reconnect: %s (generation %u)\n",
 		err ? strerror(-err) : "ok", p->generation);
 	return err;
@@ -460,15 +496,18 @@ static int run(struct peer *p, const struct opts *o, struct stats *st)
 		unsigned work = rx_pass(p, o, st, t) + udp_pass(p, o, st, t, start);
 		uint64_t now = now_ns();
 
-		if (o->exit_when_done && done(o, st))
+		if (o->exit_when_done && done(o, st, p->nq))
 			break;
 		if (now >= next_check) {
 			next_check = now + 10000000ull;
 			if (nicd_gone(p) && (!o->reconnect || reconnect(p, o, st, deadline) < 0))
 				return -EPIPE;
 		}
+		/* datagrams left: wait for the next gap or, unpaced (--gap-us 0,
+		 * the tx benchmark), for nicd to make room in a full tx ring */
 		if (work == 0)
-			idle_wait(p, o->udp > st->udp_sent && o->gap_us ? o->gap_us * 1000ull : 10000000ull);
+			idle_wait(p, o->udp <= st->udp_sent ? 10000000ull
+				  : o->gap_us ? o->gap_us * 1000ull : 20000ull);
 	}
 	return 0;
 }
@@ -518,6 +557,12 @@ static void print_nicd(struct peer *p)
 	nicd_counters_snapshot(&p->nstats->ctr, v);
 	counters_fprint(stdout, "nicd", nicd_counters_desc(), v, NICD_CTR_NR, 0);
 	printf("nicd.POOL_FREE %u\n", pkb_pool_free_count(&p->pool));
+	for (unsigned q = 0; q < p->nq; q++)
+		printf("nicd.Q%u_RX_FRAMES %llu\nnicd.Q%u_RX_DROPS %llu\n", q,
+		       (unsigned long long)atomic_load_explicit(&p->nstats->q[q].rx_frames,
+								memory_order_relaxed), q,
+		       (unsigned long long)atomic_load_explicit(&p->nstats->q[q].rx_drops,
+								memory_order_relaxed));
 }
 
 static int parse_mac(const char *s, uint8_t *mac)
@@ -541,7 +586,7 @@ static void parse(struct opts *o, int argc, char **argv)
 		{ "sink", 0, 0, 'k' }, { "reconnect", 0, 0, 'r' }, { "chain", 0, 0, 'c' },
 		{ "exit-when-done", 0, 0, 'x' }, { "print-nicd", 0, 0, 'p' },
 		{ "expect-arp", 1, 0, 'A' }, { "expect-icmp", 1, 0, 'E' },
-		{ "expect-udp-rx", 1, 0, 'U' }, { 0, 0, 0, 0 } };
+		{ "expect-udp-rx", 1, 0, 'U' }, { "expect-arp-each", 1, 0, 'Q' }, { 0, 0, 0, 0 } };
 	int c;
 
 	*o = (struct opts){ .run_dir = NIC_RUN_DIR_DEFAULT, .seconds = 10, .gap_us = 200,
@@ -571,11 +616,13 @@ static void parse(struct opts *o, int argc, char **argv)
 		case 'A': o->expect_arp = (unsigned)atoi(optarg); break;
 		case 'E': o->expect_icmp = (unsigned)atoi(optarg); break;
 		case 'U': o->expect_udp_rx = (unsigned)atoi(optarg); break;
+		case 'Q': o->expect_arp_each = (unsigned)atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: fake_netd [--run-dir D] [--seconds S] [--arp-reply] "
 				"[--icmp-echo] [--udp N --dst-mac M [--dst-ip A --dst-port P --gap-us G "
 				"--payload B --chain]] [--sink] [--reconnect] [--expect-arp N] "
-				"[--expect-icmp N] [--expect-udp-rx N] [--exit-when-done] [--print-nicd]\n");
+				"[--expect-icmp N] [--expect-udp-rx N] [--expect-arp-each N] [--exit-when-done] "
+				"[--print-nicd]\n");
 			exit(2);
 		}
 	}
@@ -604,22 +651,26 @@ int main(int argc, char **argv)
 		print_nicd(&p);
 	printf("fake_netd: rx=%llu arp_req=%llu arp_rep_sent=%llu icmp_req=%llu icmp_rep_sent=%llu "
 	       "udp_rx=%llu other=%llu udp_sent=%llu tx_full=%llu alloc_fail=%llu bad_desc=%llu "
-	       "reconnects=%llu generation=%u seconds=%.3f rx_rate=%.0f\n",
+	       "reconnects=%llu hb_age_ms=%llu generation=%u seconds=%.3f rx_rate=%.0f\n",
 	       (unsigned long long)st.rx, (unsigned long long)st.arp_req,
 	       (unsigned long long)st.arp_rep_sent, (unsigned long long)st.icmp_req,
 	       (unsigned long long)st.icmp_rep_sent, (unsigned long long)st.udp_rx,
 	       (unsigned long long)st.other, (unsigned long long)st.udp_sent,
 	       (unsigned long long)st.tx_full, (unsigned long long)st.alloc_fail,
 	       (unsigned long long)st.bad_desc, (unsigned long long)st.reconnects,
+	       (unsigned long long)st.hb_age_ms,
 	       p.generation, secs, (double)st.rx / secs);
 	printf("fake_netd: per-queue rx");
 	for (unsigned q = 0; q < p.nq; q++)
 		printf(" q%u=%llu", q, (unsigned long long)st.rxq[q]);
+	printf(" arp");
+	for (unsigned q = 0; q < p.nq; q++)
+		printf(" arp_q%u=%llu", q, (unsigned long long)st.arpq[q]);
 	printf("\n");
 	region_close(&p.region);
 	if (err < 0) {
 		fprintf(stderr, "fake_netd: %s\n", strerror(-err));
 		return 1;
 	}
-	return done(&o, &st) ? 0 : 1;
+	return done(&o, &st, p.nq) ? 0 : 1;
 }

@@ -4,7 +4,8 @@
  * hashed over the 2-tuple (addresses) and the 4-tuple (addresses, ports).
  * Both the bit-by-bit definition and the table form nicd runs must agree
  * with the published values, and the frame parser must pick the right tuple
- * out of real Ethernet frames.
+ * out of real Ethernet frames. Last, the classification that sends ARP and
+ * L2 broadcast/multicast to every queue instead of one.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -153,6 +154,57 @@ static void test_queue_spreads_reta(void **state)
 	assert_int_equal(rss_queue(0x51ccc178, 1), 0);
 }
 
+/* Classification: what nicd gives to every queue instead of steering. */
+static void test_to_all_arp_whatever_destination(void **state)
+{
+	uint8_t f[64];
+
+	(void)state;
+	memset(f, 0, sizeof(f));
+	f[12] = 0x08;
+	f[13] = 0x06;
+	memset(f, 0xff, 6);                                /* request: broadcast */
+	assert_true(rss_frame_to_all(f, 42));
+	memcpy(f, "\x02\x00\x00\x00\x00\x01", 6);        /* reply, unicast probe */
+	assert_true(rss_frame_to_all(f, 42));
+	memmove(f + 16, f + 12, 30);                       /* behind one 802.1Q tag */
+	f[12] = 0x81;
+	f[13] = 0x00;
+	assert_true(rss_frame_to_all(f, 46));
+	assert_false(rss_frame_to_all(f, 17));             /* tag cut: not seen as ARP */
+}
+
+static void test_to_all_broadcast_and_multicast(void **state)
+{
+	uint8_t f[64];
+	size_t len = frame_of(&vecs[0], 17, f);
+
+	(void)state;
+	memset(f, 0xff, 6);                                /* IPv4 to ff:ff:ff:ff:ff:ff */
+	assert_true(rss_frame_to_all(f, len));
+	memcpy(f, "\x01\x00\x5e\x00\x00\xfb", 6);        /* IPv4 multicast (mDNS) */
+	assert_true(rss_frame_to_all(f, len));
+	memcpy(f, "\x33\x33\x00\x00\x00\x01", 6);        /* IPv6 all-nodes */
+	f[12] = 0x86;
+	f[13] = 0xdd;
+	assert_true(rss_frame_to_all(f, len));
+}
+
+static void test_to_all_unicast_is_steered(void **state)
+{
+	uint8_t f[64];
+	size_t len = frame_of(&vecs[0], 6, f);
+
+	(void)state;
+	memcpy(f, "\x02\x00\x00\x00\x00\x02", 6);        /* IPv4 unicast: RSS */
+	assert_false(rss_frame_to_all(f, len));
+	f[12] = 0x86;                                      /* IPv6 unicast: RSS (queue 0) */
+	f[13] = 0xdd;
+	assert_false(rss_frame_to_all(f, len));
+	memset(f, 0xff, 6);
+	assert_false(rss_frame_to_all(f, 13));             /* shorter than a header */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -161,6 +213,9 @@ int main(void)
 		cmocka_unit_test(test_frame_tcp_udp_hash_4tuple),
 		cmocka_unit_test(test_frame_fragment_vlan_and_short),
 		cmocka_unit_test(test_queue_spreads_reta),
+		cmocka_unit_test(test_to_all_arp_whatever_destination),
+		cmocka_unit_test(test_to_all_broadcast_and_multicast),
+		cmocka_unit_test(test_to_all_unicast_is_steered),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
