@@ -3,15 +3,15 @@
  * Where it sits: the middle of every frame's path. Engine q consumes nicd's
  * rx ring q and produces its tx ring q:
  *
- *     rx ring --burst--> stack_input ... --> stk->txq --burst--> tx ring
+ *     rx ring --burst--> stack_input_burst --> stk->txq --burst--> tx ring
  *                         (proto/, given the time)   stk->evq --> (no sockets yet)
  *
  * A pass: adopt a new link if the control thread published one (nic.c),
  * take bursts of up to NETD_BURST frames off the rx ring until the budget is
- * spent (stamping PKB_TS_NETD_RX), hand each to stack_input, deliver looped
- * back packets, run stack_timers once their deadline has passed, and after
- * every burst move stk->txq onto the tx ring (stamping PKB_TS_NETD_TX) and
- * ring nicd's eventfd doorbell once (a syscall only when nicd sleeps).
+ * spent (stamping PKB_TS_NETD_RX), hand each to stack_input_burst, deliver
+ * looped back packets, run stack_timers once their deadline has passed, and
+ * after every burst move stk->txq onto the tx ring (stamping PKB_TS_NETD_TX)
+ * and ring nicd's eventfd doorbell once (a syscall only when nicd sleeps).
  *
  * Idle: after a pass with no work the engine spins for spin_ns, re-polling,
  * then announces itself on the rx doorbell, re-checks, and sleeps until
@@ -254,12 +254,16 @@ static unsigned engine_events(struct netd_engine *e)
 
 /* ------------------------------------------------------------- receive */
 
-/* Hand one burst to proto/ and record its latencies. */
+/* Hand one burst to proto/ and record its latencies. One stack_input_burst
+ * call per NETD_BURST frames, so that TCP gets the burst's same-flow
+ * segments merged (proto/gro.h), as NAPI's poll ends with a GRO flush. */
 static void engine_input(struct netd_engine *e, const nic_desc *d, unsigned n)
 {
 	const struct pkb_pool *pool = &e->pm->pool;
 	struct netd_engine_stats *st = e->st;
 	uint64_t t0 = netd_now_ns(), t1;
+	struct pkb *frames[NETD_BURST];
+	unsigned k = 0;
 
 	for (unsigned i = 0; i < n; i++) {
 		struct pkb *b = pkb_at(pool, nic_desc_slot(d[i]));
@@ -271,8 +275,13 @@ static void engine_input(struct netd_engine *e, const nic_desc *d, unsigned n)
 		b->ts[PKB_TS_NETD_RX] = t0;
 		if (b->ts[PKB_TS_NIC_RX] && b->ts[PKB_TS_NIC_RX] <= t0)
 			hist_record(&st->rx_residence, t0 - b->ts[PKB_TS_NIC_RX]);
-		stack_input(e->stk, b, t0);
+		frames[k++] = b;
+		if (k == NETD_BURST) {   /* engine_rx takes no more; bounded all the same */
+			stack_input_burst(e->stk, frames, k, t0);
+			k = 0;
+		}
 	}
+	stack_input_burst(e->stk, frames, k, t0);
 	COUNTER_ADD(&st->ctr, NETD_LOOPBACK, stack_poll_loopback(e->stk, STACK_LOOP_MAX, t0));
 	t1 = netd_now_ns();
 	hist_record(&st->proto_batch, t1 - t0);

@@ -3,7 +3,8 @@
  * proto/ is pure (DESIGN.md): a struct stack holds every table of one engine
  * (neighbours, routes, reassembly, sockets, hooks, counters); the engine calls
  *
- *      stack_input(stk, frame, now)     for each frame from the device,
+ *      stack_input_burst(stk, frames, n, now)   for each burst from the device
+ *                                        (stack_input(stk, frame, now) for one),
  *      stack_timers(stk, now)           when stack_next_deadline() has passed,
  *
  * and collects what came out in two bounded queues it drains after each batch:
@@ -21,6 +22,8 @@
  *   (stack.c)     (eth.c)     +-> ipv4_input -+-> icmp_input   (proto/ipv4.c, icmp.c)
  *                                             +-> udp_input    (proto/udp.c)
  *                                             +-> stack_tcp_input -> TCP (proto/tcp/)
+ * (in a burst, stack_tcp_input holds TCP segments and stack_tcp_flush merges
+ * and delivers them at its end: proto/gro.h)
  * The transmit path:
  *   udp_output / icmp / TCP -> ipv4_output (route, hooks, fragment)
  *                           -> eth_output_ipv4 (neighbour, Ethernet header) -> stack_tx
@@ -43,6 +46,7 @@
 #include "proto/ipv4.h"
 #include "proto/icmp.h"
 #include "proto/udp.h"
+#include "proto/gro.h"
 #include "proto/tcp/tcp.h"
 
 #define STACK_TXQ_MAX 512   /* frames queued for the device per engine pass */
@@ -106,6 +110,8 @@ struct stack {
 	struct udp_table udp;          /* proto/udp.h: bound sockets */
 	struct tcp_stack *tcp;         /* proto/tcp: NULL until stack_attach_tcp */
 	struct tcp_env tcp_env;        /* process-local callbacks into this stack */
+	bool in_burst;                 /* inside stack_input_burst: TCP segments are held */
+	struct gro_batch gro;          /* proto/gro.h: the TCP segments held */
 	uint32_t loop_first;           /* loopback packets waiting for stack_poll_loopback: */
 	uint32_t loop_n;               /*   a FIFO of loop_n entries from loop_first */
 	struct pkb *loop[STACK_LOOP_MAX];
@@ -128,15 +134,28 @@ void stack_attach_tcp(struct stack *stk, struct tcp_stack *tcp);
 /* Take one received Ethernet frame (ownership passes to the stack). */
 void stack_input(struct stack *stk, struct pkb *frame, uint64_t now);
 
+/* Take a burst of received frames (ownership of each passes), as n calls of
+ * stack_input, except that TCP segments are held until the burst's end,
+ * then merged where they continue each other (proto/gro.h) and handed to
+ * TCP together (stack_tcp_flush), counted GRO_SEGS_IN and GRO_SEGS_OUT. A
+ * burst of one frame is exactly stack_input: nothing to merge it with. */
+void stack_input_burst(struct stack *stk, struct pkb **frames, unsigned n, uint64_t now);
+
+/* Merge and hand to TCP the segments held so far (a no-op when none). Called
+ * at the end of stack_input_burst, and before anything that must see TCP's
+ * state up to date (an ICMP error for a connection). */
+void stack_tcp_flush(struct stack *stk, uint64_t now);
+
 /* Run due timers (ARP retries, neighbour ageing, reassembly timeouts). */
 void stack_timers(struct stack *stk, uint64_t now);
 
 /* Earliest time stack_timers has work to do (UINT64_MAX: none). */
 uint64_t stack_next_deadline(const struct stack *stk);
 
-/* Free every packet the stack holds (reassembly, neighbour queues, the tx,
- * event and loopback queues) and forget neighbours: for engine shutdown and
- * test teardown, so that the pool gets every buffer back. Tables stay usable. */
+/* Free every packet the stack holds (reassembly, neighbour queues, held TCP
+ * segments, the tx, event and loopback queues) and forget neighbours: for
+ * engine shutdown and test teardown, so that the pool gets every buffer
+ * back. Tables stay usable. */
 void stack_flush(struct stack *stk);
 
 /* Deliver packets that were looped back (127/8, own address) during the last
@@ -158,7 +177,10 @@ void stack_loopback(struct stack *stk, struct pkb *pkt);
  * pkb freed when full. Returns 0 or -ENOBUFS. */
 int stack_event(struct stack *stk, const struct stack_event *ev);
 
-/* TCP's receive entry, called by ipv4_input with b->data at the TCP header. */
+/* TCP's receive entry, called by ipv4_input with b->data at the TCP header.
+ * Outside a burst the segment goes to tcp_input at once; inside one its
+ * checksum is verified (a bad one dropped TCP_BAD_CSUM) and it is held for
+ * stack_tcp_flush. */
 void stack_tcp_input(struct stack *stk, struct pkb *b, const struct ipv4_info *ip,
 		     uint64_t now);
 

@@ -106,7 +106,9 @@ enum proto_drop {
 	X(ICMP_OUT,     "ICMP messages sent")                                   \
 	X(UDP_IN,       "UDP datagrams delivered")                              \
 	X(UDP_OUT,      "UDP datagrams sent")                                   \
-	X(LOOPBACK,     "packets looped back inside the stack")
+	X(LOOPBACK,     "packets looped back inside the stack")                 \
+	X(GRO_SEGS_IN,  "TCP segments held in receive bursts (proto/gro.h)")    \
+	X(GRO_SEGS_OUT, "TCP segments handed to TCP after merging them")
 
 enum proto_counter {
 #define PROTO_COUNTER_ENUM(name, text) PROTO_CNT_##name,

@@ -649,13 +649,18 @@ static void copy_to_ring(const struct tcp_stack *ts, const struct tcb *t,
 
 /* RFC 1122 4.2.3.2 / RFC 5681 4.2: ACK at least every second full segment,
  * otherwise within the delayed-ACK time; at a connection's start ACK every
- * segment (quick ACK) so slow start is not held back. */
+ * segment (quick ACK) so slow start is not held back. A segment merged from
+ * several (proto/gro.h) counts as the full segments it carries, as Linux
+ * counts a GRO'd skb by its gso_segs: two or more are ACKed at once. */
 static void ack_policy(struct tcb *t, uint32_t len)
 {
-	if (len >= t->rcv_mss - tcp_opt_len(t) || len >= t->snd_mss)
-		t->rcv_segs_unacked++;
+	uint32_t full = t->rcv_mss - tcp_opt_len(t), segs;
+
+	full = full < t->snd_mss ? full : t->snd_mss;
+	segs = len < full ? 0 : len < 2 * full || !full ? 1 : len / full;   /* rarely divides */
+	t->rcv_segs_unacked += segs;
 	if (t->quickack) {
-		t->quickack--;
+		t->quickack -= segs <= 1 ? 1 : segs < t->quickack ? segs : t->quickack;
 		tcp_ack_now(t);
 	} else if (t->rcv_segs_unacked >= 2) {
 		tcp_ack_now(t);
