@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "netd/netd.h"
+#include "shm/rundir.h"
 
 #define ENGINE_STALE_NS  3000000000ull   /* an engine beats at least every NETD_IDLE_MAX_NS */
 
@@ -44,26 +45,6 @@ void netd_log(int prio, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-}
-
-/* Take RUN_DIR/netd.lock: two netds would both produce on nicd's tx rings.
- * The lock dies with the process. Returns the lock fd or -errno. */
-static int run_dir_lock(const char *dir)
-{
-	char path[PATH_MAX];
-	int fd;
-
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	snprintf(path, sizeof(path), "%s/netd.lock", dir);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		close(fd);
-		return -EBUSY;
-	}
-	return fd;
 }
 
 /* Block the signals in every thread (engines inherit the mask) and read
@@ -264,7 +245,7 @@ int main(int argc, char **argv)
 
 	netd_config_parse(&nd.cfg, argc, argv);
 	nd.sock = -1;
-	lock_fd = run_dir_lock(nd.cfg.run_dir);
+	lock_fd = rundir_lock(nd.cfg.run_dir, "netd");
 	sig_fd = signals_open();
 	if (lock_fd < 0 || sig_fd < 0) {
 		netd_log(NETD_ERR, "%s: %s", lock_fd < 0 ? nd.cfg.run_dir : "signalfd",

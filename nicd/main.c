@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "nicd/nicd.h"
+#include "shm/rundir.h"
 
 void nicd_log(int prio, const char *fmt, ...)
 {
@@ -134,27 +135,6 @@ static void parse_args(struct nicd_config *c, int argc, char **argv)
 	}
 }
 
-/* Create the run directory and take its lock: a second nicd on the same
- * directory would format the region under the first. The lock dies with
- * the process, so a killed nicd never leaves it held. Returns the lock fd. */
-static int run_dir_lock(const char *dir)
-{
-	char path[PATH_MAX];
-	int fd;
-
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	snprintf(path, sizeof(path), "%s/nicd.lock", dir);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		close(fd);
-		return -EBUSY;
-	}
-	return fd;
-}
-
 /* Signals arrive through a signalfd read in the engine's io_uring. */
 static int signals_open(void)
 {
@@ -235,7 +215,7 @@ int main(int argc, char **argv)
 	nd.tx_efd = nd.sig_fd = nd.listen_fd = -1;
 	for (unsigned q = 0; q < NIC_QUEUES_MAX; q++)
 		nd.q[q].fd = -1;
-	lock_fd = run_dir_lock(nd.cfg.run_dir);
+	lock_fd = rundir_lock(nd.cfg.run_dir, "nicd");
 	if (lock_fd < 0) {
 		nicd_log(NICD_ERR, "run directory %s: %s", nd.cfg.run_dir,
 			 lock_fd == -EBUSY ? "another nicd runs there" : strerror(-lock_fd));

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "sockd/sockd.h"
+#include "shm/rundir.h"
 
 #define LOOP_WAIT_MS_MAX 1000   /* the loop wakes at least this often (timers) */
 
@@ -131,28 +132,6 @@ static void parse_args(struct sockd_config *c, int argc, char **argv)
 }
 
 /* ---------------------------------------------------------------- process */
-
-/* Create the run directory (0755: apps of every uid must reach sockd.sock)
- * and take its lock: a second sockd would unlink the first one's socket. The
- * lock dies with the process. Returns the lock fd or -errno (-EBUSY). */
-static int run_dir_lock(const char *dir)
-{
-	char path[PATH_MAX];
-	int fd;
-
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	if ((size_t)snprintf(path, sizeof(path), "%s/sockd.lock", dir) >= sizeof(path))
-		return -ENAMETOOLONG;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		close(fd);
-		return -EBUSY;
-	}
-	return fd;
-}
 
 /* Every app costs sockd four descriptors (socket, pidfd, region, eventfd):
  * take the hard limit rather than fail admissions at the soft 1024. */
@@ -326,7 +305,7 @@ int main(int argc, char **argv)
 	sd.stats_region.fd = -1;
 	sd.next_app_id = 1;
 	raise_fd_limit();
-	lock_fd = run_dir_lock(sd.cfg.run_dir);
+	lock_fd = rundir_lock(sd.cfg.run_dir, "sockd");
 	if (lock_fd < 0) {
 		sockd_log(SOCKD_ERR, "run directory %s: %s", sd.cfg.run_dir,
 			  lock_fd == -EBUSY ? "another sockd runs there" : strerror(-lock_fd));
