@@ -135,6 +135,26 @@ void app_drop(struct netd_apps_state *st, struct netd_app *app, bool graceful)
 	APP_CTR(st, APPS_DROPPED);
 }
 
+/* The app's process is gone (sockd's detach): close its sockets as the
+ * kernel closes a dead process's files. A TCP socket's unsent bytes still
+ * go, then the FIN: such sockets drain in NS_CLOSING (bounded by
+ * NETD_CLOSE_DRAIN_NS, closing_sweep) and the app is dropped when none is
+ * left. The region stays mapped meanwhile; nobody writes it any more. */
+static void app_exit(struct netd_apps_state *st, struct netd_app *app)
+{
+	app->exiting = true;
+	for (uint32_t i = 0; i < app->nsocks && app->nopen > 0; i++) {
+		struct nsock *ns = &app->sock[i];
+
+		if (!ns->type || ns->state == NS_CLOSING)
+			continue;
+		if (!app_tcp_defer_close(st, app, i, 0, st->now))
+			nsock_kill(st, app, i, true, st->now);
+	}
+	if (app->owed == 0)
+		app_drop(st, app, true);
+}
+
 static void handoff_one(struct netd_apps_state *st, const struct ring_u128 *m)
 {
 	unsigned op = (unsigned)(m->lo & 0xff), slot = (unsigned)(m->lo >> 8 & 0xff);
@@ -144,8 +164,8 @@ static void handoff_one(struct netd_apps_state *st, const struct ring_u128 *m)
 		return;
 	if (op == HANDOFF_ATTACH && app && !st->app[slot])
 		app_adopt(st, app);
-	else if (op == HANDOFF_DETACH && app && st->app[slot] == app)
-		app_drop(st, app, true);
+	else if (op == HANDOFF_DETACH && app && st->app[slot] == app && !app->exiting)
+		app_exit(st, app);
 }
 
 /* Bounded by the ring's size: the link thread cannot keep us here. */
@@ -275,10 +295,14 @@ static bool app_corrupt(const struct netd_app *app)
 static unsigned app_poll(struct netd_apps_state *st, struct netd_app *app, unsigned budget,
 			 uint64_t now)
 {
-	unsigned work = cmds_drain(st, app, budget, now);
+	unsigned work = app->exiting ? 0 : cmds_drain(st, app, budget, now);
 
 	if (app->any_dirty)
 		work += dirty_service(st, app, now);
+	if (app->exiting && app->owed == 0) {
+		app_drop(st, app, true);     /* its last closing socket has drained */
+		return work + 1;
+	}
 	if (app_corrupt(app)) {
 		COUNTER_INC(&st->ctr, ring_cons_corrupt(&app->cmd) ? NETD_APP_CMD_RING_CORRUPT
 								   : NETD_APP_CPL_RING_CORRUPT);

@@ -314,15 +314,8 @@ static int op_close(struct cmd_ctx *x)
 	struct nsock *ns = x->ns;
 	uint32_t i = x->c->sock;
 
-	if (ns->type == SOCK_STREAM && ns->state == NS_CONNECTED && !linger_zero(ns) &&
-	    !(ns->flags & (NSF_DEAD | NSF_BROKEN)) && app_rx_unread(x->app, i) == 0 &&
-	    app_tcp_tx_move(x->st, x->app, i, x->now) > 0) {
-		ns->state = NS_CLOSING;
-		ns->close_seq = x->c->seq;
-		ns->close_by = x->now + NETD_CLOSE_DRAIN_NS;
-		x->app->owed++;
+	if (!linger_zero(ns) && app_tcp_defer_close(x->st, x->app, i, x->c->seq, x->now))
 		return CMD_DEFERRED;
-	}
 	if (ns->type == SOCK_STREAM)
 		app_tcp_release(x->st, x->app, i, true, x->now);
 	nsock_free(x->st, x->app, i);

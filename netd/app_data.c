@@ -61,6 +61,30 @@ void app_sock_fail(struct netd_apps_state *st, struct netd_app *app, uint32_t i,
 
 /* ----------------------------------------------------------- TCP moves */
 
+/* The index protocol with libsock (libsock/stream.c, docs/LIBSOCK.md): the
+ * app posts APP_OP_TX only when it finds that we had consumed everything
+ * before its write, and APP_OP_RX_DONE only when it finds the ring was at
+ * least half full. Each side stores its own index, then loads the other's,
+ * both seq_cst (Dekker): whichever store comes second in the single order,
+ * its side's load sees the first. So after publishing an index we load the
+ * app's again: if it moved in the window between our first load and our
+ * store, the app may have decided not to post, and we go on ourselves. */
+
+/* After filling the rx ring: did the app free room meanwhile? */
+static bool rx_room_reopened(const struct netd_app *app, uint32_t i)
+{
+	uint32_t cons = atomic_load_explicit(&app->socks[i].rx.cons, memory_order_seq_cst);
+
+	return app->sock[i].rx_prod - cons < app->buf_size;
+}
+
+/* After publishing tx.cons: did the app write more meanwhile? */
+static bool tx_grew(const struct netd_app *app, uint32_t i)
+{
+	return atomic_load_explicit(&app->socks[i].tx.prod, memory_order_seq_cst) !=
+	       app->sock[i].tx_cons;
+}
+
 /* TCP's in-order bytes into the rx ring, up to its free space. Returns
  * false if TCP reported an error (the caller looks at the conn). */
 static bool tcp_rx_move(struct netd_apps_state *st, struct netd_app *app, uint32_t i,
@@ -89,12 +113,16 @@ static bool tcp_rx_move(struct netd_apps_state *st, struct netd_app *app, uint32
 		moved += (uint32_t)r;
 	}
 	if (moved) {
-		/* Release: pairs with libsock's acquire load of rx.prod; the bytes
-		 * tcp_recv wrote are visible before the index that covers them. */
-		atomic_store_explicit(&app->socks[i].rx.prod, ns->rx_prod, memory_order_release);
+		/* seq_cst (a release, and more): pairs with libsock's acquire load
+		 * of rx.prod, so the bytes tcp_recv wrote are visible before the
+		 * index that covers them; and it is our half of the rx Dekker pair
+		 * (rx_room_reopened). */
+		atomic_store_explicit(&app->socks[i].rx.prod, ns->rx_prod, memory_order_seq_cst);
 		COUNTER_ADD(&st->ctr, NETD_APP_TCP_RX_BYTES, moved);
 		app->changed = true;
 	}
+	if (used >= app->buf_size && rx_room_reopened(app, i))
+		app_dirty(app, i);           /* the app read while we filled: go on */
 	if (r == 0)
 		ns->flags |= NSF_EOF;        /* published after rx.prod, by the caller */
 	else if (moved >= NETD_SERVICE_BYTES)
@@ -161,13 +189,17 @@ int app_tcp_tx_move(struct netd_apps_state *st, struct netd_app *app, uint32_t i
 	}
 	left = r < 0 && r != -EAGAIN ? -1 : (int)avail;
 	if (moved) {
-		/* Release: pairs with libsock's acquire load of tx.cons; TCP has
-		 * copied the bytes, the app may write over them. */
-		atomic_store_explicit(&as->tx.cons, ns->tx_cons, memory_order_release);
+		/* seq_cst (a release, and more): pairs with libsock's acquire load
+		 * of tx.cons, TCP has copied the bytes and the app may write over
+		 * them; and it is our half of the tx Dekker pair (above). */
+		atomic_store_explicit(&as->tx.cons, ns->tx_cons, memory_order_seq_cst);
 		app->changed = true;
 	}
-	if (avail && r > 0)
-		app_dirty(app, i);           /* stopped at NETD_SERVICE_BYTES, not by TCP */
+	/* Go on next poll if we stopped at NETD_SERVICE_BYTES, or if the app
+	 * wrote while we moved (it may not have posted APP_OP_TX). Not when TCP
+	 * is full: its TCP_EV_WRITABLE brings us back. */
+	if (r != -EAGAIN && left >= 0 && ((avail && r > 0) || tx_grew(app, i)))
+		app_dirty(app, i);
 	return left;
 }
 
@@ -251,6 +283,22 @@ void app_tcp_close_finish(struct netd_apps_state *st, struct netd_app *app, uint
 		app->owed--;
 		app_cpl_post(app, &c);     /* room was kept for it (app.c cmds_drain) */
 	}
+}
+
+bool app_tcp_defer_close(struct netd_apps_state *st, struct netd_app *app, uint32_t i,
+			 uint32_t seq, uint64_t now)
+{
+	struct nsock *ns = &app->sock[i];
+
+	if (ns->type != SOCK_STREAM || ns->state != NS_CONNECTED ||
+	    (ns->flags & (NSF_DEAD | NSF_BROKEN)) || app_rx_unread(app, i) != 0 ||
+	    app_tcp_tx_move(st, app, i, now) <= 0)
+		return false;
+	ns->state = NS_CLOSING;
+	ns->close_seq = seq;
+	ns->close_by = now + NETD_CLOSE_DRAIN_NS;
+	app->owed++;
+	return true;
 }
 
 void nsock_kill(struct netd_apps_state *st, struct netd_app *app, uint32_t i, bool graceful,
@@ -394,11 +442,12 @@ static void udp_tx_move(struct netd_apps_state *st, struct netd_app *app, uint32
 		n++;
 	}
 	if (moved) {
-		/* Release: pairs with libsock's acquire load of tx.cons (records sent). */
-		atomic_store_explicit(&as->tx.cons, ns->tx_cons, memory_order_release);
+		/* seq_cst: pairs with libsock's acquire load of tx.cons (records
+		 * sent), and our half of the tx Dekker pair (tcp moves, above). */
+		atomic_store_explicit(&as->tx.cons, ns->tx_cons, memory_order_seq_cst);
 		app->changed = true;
 	}
-	if (avail && !(ns->flags & NSF_BROKEN))
+	if (!(ns->flags & NSF_BROKEN) && (avail || tx_grew(app, i)))
 		app_dirty(app, i);
 }
 

@@ -113,6 +113,7 @@ struct netd_app {
 	int wake_efd;
 	uint64_t dev, ino;         /* the region's identity, to recognise a replay */
 	uint32_t owed;             /* completions owed by deferred CLOSEs: cpl slots kept */
+	bool exiting;              /* the process is gone: closing sockets drain, then drop */
 	uint32_t nopen;            /* sockets not FREE */
 	bool changed;              /* the app can see something new: ring its wake */
 	bool any_dirty;
@@ -219,6 +220,14 @@ void nsock_free(struct netd_apps_state *st, struct netd_app *app, uint32_t i);
 /* Release whatever socket i holds in the stack and free it: as the kernel
  * closes a dead process's sockets when graceful (tx ring bytes TCP can take
  * go first, then FIN), else reset. */
+/* A TCP close that must wait for the tx ring to drain into TCP (the
+ * kernel's close: written bytes go first, then the FIN): moves what TCP
+ * takes now and, if bytes remain, puts socket i in NS_CLOSING with the
+ * completion for seq owed. Returns true if deferred; false if the caller
+ * closes now (nothing left, not a live stream, or unread bytes: reset). */
+bool app_tcp_defer_close(struct netd_apps_state *st, struct netd_app *app, uint32_t i,
+			 uint32_t seq, uint64_t now);
+
 void nsock_kill(struct netd_apps_state *st, struct netd_app *app, uint32_t i, bool graceful,
 		uint64_t now);
 /* Compute APP_EV_* and the error, publish if changed. */

@@ -23,6 +23,7 @@ static const struct counters_desc tcp_cnt_desc[] = { TCP_COUNTERS(DESC) { 0, 0 }
 _Static_assert(PROTO_DROP_MAX <= NETD_NAMED_CTRS_MAX, "drop reasons fit netd_named_ctrs");
 _Static_assert(PROTO_CNT_MAX <= NETD_NAMED_CTRS_MAX, "proto counters fit netd_named_ctrs");
 _Static_assert(TCP_CNT_NR <= NETD_NAMED_CTRS_MAX, "TCP counters fit netd_named_ctrs");
+_Static_assert(NETD_APP_CTR_NR <= NETD_NAMED_CTRS_MAX, "app counters fit netd_named_ctrs");
 
 void netd_stats_format(struct netd_engine_stats *st, unsigned q)
 {
@@ -30,6 +31,7 @@ void netd_stats_format(struct netd_engine_stats *st, unsigned q)
 	counters_init(&st->proto_drop.hdr, st->proto_drop.v, proto_drop_desc, PROTO_DROP_MAX);
 	counters_init(&st->proto_cnt.hdr, st->proto_cnt.v, proto_cnt_desc, PROTO_CNT_MAX);
 	counters_init(&st->tcp_cnt.hdr, st->tcp_cnt.v, tcp_cnt_desc, TCP_CNT_NR);
+	counters_init(&st->app_cnt.hdr, st->app_cnt.v, netd_app_counters_desc(), NETD_APP_CTR_NR);
 	hist_init(&st->rx_residence);
 	hist_init(&st->proto_batch);
 	hist_init(&st->tx_turnaround);
@@ -58,6 +60,12 @@ void netd_stats_publish(struct netd_engine *e)
 	store_all(st->proto_drop.v, drops, PROTO_DROP_MAX);
 	store_all(st->proto_cnt.v, stk->stats.cnt, PROTO_CNT_MAX);
 	store_all(st->tcp_cnt.v, tcp, TCP_CNT_NR);
+	if (e->apps_on) {
+		uint64_t app[NETD_APP_CTR_NR];
+
+		netd_apps_stats(&e->apps, app);
+		store_all(st->app_cnt.v, app, NETD_APP_CTR_NR);
+	}
 	st->tcp_conns = tcp_conn_count(e->tcp);
 	atomic_store_explicit(&st->published_ns, e->now, memory_order_relaxed);
 	e->published_ns = e->now;
@@ -94,6 +102,7 @@ static void print_engine(FILE *f, const struct netd_engine_stats *st, unsigned q
 	print_set(f, q, "engine", netd_counters_desc(), st->ctr.v, NETD_CTR_NR);
 	print_set(f, q, "proto", proto_cnt_desc, st->proto_cnt.v, PROTO_CNT_MAX);
 	print_set(f, q, "tcp", tcp_cnt_desc, st->tcp_cnt.v, TCP_CNT_NR);
+	print_set(f, q, "app", netd_app_counters_desc(), st->app_cnt.v, NETD_APP_CTR_NR);
 	print_set(f, q, "drop", proto_drop_desc, st->proto_drop.v, PROTO_DROP_MAX);
 	print_hist(f, q, "rx_ring_residence", &st->rx_residence);
 	print_hist(f, q, "proto_per_burst", &st->proto_batch);

@@ -45,7 +45,7 @@
 #include "shm/counters.h"
 #include "shm/hist.h"
 
-#define NETD_LAYOUT_VERSION   1u            /* the stats region: bump on any change here */
+#define NETD_LAYOUT_VERSION   2u            /* the stats region: bump on any change here */
 #define NETD_STATE_VERSION    1u            /* the state region's table of areas */
 
 #define NETD_STATS_FILE       "netd.stats"
@@ -110,6 +110,7 @@ struct netd_engine_stats {
 	struct netd_named_ctrs proto_drop;     /* proto/stats.h PROTO_DROP_REASONS, TCP's included */
 	struct netd_named_ctrs proto_cnt;      /* proto/stats.h PROTO_COUNTERS */
 	struct netd_named_ctrs tcp_cnt;        /* proto/tcp/tcp.h TCP_COUNTERS */
+	struct netd_named_ctrs app_cnt;        /* netd/app.h NETD_APP_COUNTERS (engine 0) */
 	/* Per-stage latencies (ns), from the pkb timestamps: */
 	struct hist rx_residence;              /* PKB_TS_NETD_RX - PKB_TS_NIC_RX: wait in the rx ring */
 	struct hist proto_batch;               /* proto/ time for one rx burst (input + loopback) */
@@ -127,7 +128,7 @@ _Static_assert(offsetof(struct netd_engine_stats, rx_residence) % 64 == 0,
 	       "histograms start on a cache line");
 _Static_assert(sizeof(struct netd_engine_stats) % 64 == 0, "whole cache lines");
 _Static_assert(sizeof(struct netd_engine_stats) ==
-	       sizeof(struct netd_counters) + 3 * sizeof(struct netd_named_ctrs) +
+	       sizeof(struct netd_counters) + 4 * sizeof(struct netd_named_ctrs) +
 	       5 * HIST_SIZE + 64, "netd_engine_stats layout changed");
 
 /* ------------------------------------------------- the control thread's */
