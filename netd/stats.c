@@ -67,6 +67,7 @@ void netd_stats_publish(struct netd_engine *e)
 		store_all(st->app_cnt.v, app, NETD_APP_CTR_NR);
 	}
 	st->tcp_conns = tcp_conn_count(e->tcp);
+	st->tcp_timewait = tcp_timewait_count(e->tcp);
 	atomic_store_explicit(&st->published_ns, e->now, memory_order_relaxed);
 	e->published_ns = e->now;
 }
@@ -109,6 +110,8 @@ static void print_engine(FILE *f, const struct netd_engine_stats *st, unsigned q
 	print_hist(f, q, "rx_to_tx", &st->tx_turnaround);
 	print_hist(f, q, "sleep", &st->sleep);
 	print_hist(f, q, "frames_per_burst(n)", &st->rx_burst);
+	/* TIME_WAIT first: readers wait for the "in use" line as the end */
+	fprintf(f, "<6>netd: e%u tcp connections in TIME_WAIT: %u\n", q, st->tcp_timewait);
 	fprintf(f, "<6>netd: e%u tcp connections in use: %u\n", q, st->tcp_conns);
 }
 

@@ -381,9 +381,11 @@ rs_sockd_live() {
   sed -n 's/.*apps live \([0-9]*\).*/\1/p' "$RS_RUN/sockd.dump" 2>/dev/null | tail -n1
 }
 
-# rs_netd_conns: TCBs in use summed over engines, from the last netd dump
+# rs_netd_conns: TCP connections that are alive (TCBs in use less those in
+# TIME_WAIT, which no app owns), summed over engines, from the last netd dump
 rs_netd_conns() {
-  awk '/tcp connections in use:/ { s += $NF } END { print s + 0 }' "$RS_RUN/netd.dump" 2>/dev/null
+  awk '/tcp connections in use:/ { s += $NF } /tcp connections in TIME_WAIT:/ { s -= $NF }
+       END { print s + 0 }' "$RS_RUN/netd.dump" 2>/dev/null
 }
 
 # ------------------------------------------------------------------ capture

@@ -45,7 +45,7 @@
 #include "shm/counters.h"
 #include "shm/hist.h"
 
-#define NETD_LAYOUT_VERSION   2u            /* the stats region: bump on any change here */
+#define NETD_LAYOUT_VERSION   3u            /* the stats region: bump on any change here */
 #define NETD_STATE_VERSION    1u            /* the state region's table of areas */
 
 #define NETD_STATS_FILE       "netd.stats"
@@ -122,7 +122,8 @@ struct netd_engine_stats {
 	_Atomic uint64_t published_ns;         /* when proto/'s counters were last copied here */
 	uint32_t queue;                        /* the nicd queue this engine serves */
 	uint32_t tcp_conns;                    /* TCBs in use at the last publish */
-	uint8_t pad[40];
+	uint32_t tcp_timewait;                 /*   of which in TIME_WAIT */
+	uint8_t pad[36];
 };
 _Static_assert(offsetof(struct netd_engine_stats, rx_residence) % 64 == 0,
 	       "histograms start on a cache line");

@@ -366,4 +366,8 @@ const char *tcp_counter_text(unsigned i);
 /* Number of TCBs in use (listeners, conns and TIME_WAIT). */
 uint32_t tcp_conn_count(const struct tcp_stack *ts);
 
+/* Of those, how many are in TIME_WAIT (RFC 9293 3.6: held 2*MSL after an
+ * active close; no user owns them). */
+uint32_t tcp_timewait_count(const struct tcp_stack *ts);
+
 #endif /* RINGSTACK_PROTO_TCP_TCP_H */

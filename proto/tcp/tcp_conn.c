@@ -116,6 +116,7 @@ static void pool_init(struct tcp_stack *ts)
 		ts->lhash[i] = TCP_CONN_NONE;
 	ts->free_head = 0;
 	ts->nused = 0;
+	ts->ntimewait = 0;
 }
 
 struct tcp_stack *tcp_stack_format(void *mem, size_t len, const struct tcp_config *cfg,
@@ -166,6 +167,11 @@ uint32_t tcp_conn_count(const struct tcp_stack *ts)
 	return ts->nused;
 }
 
+uint32_t tcp_timewait_count(const struct tcp_stack *ts)
+{
+	return ts->ntimewait;
+}
+
 /* ------------------------------------------------------------ TCB pool */
 
 /* Take a TCB off the free list, zeroed and unarmed, state CLOSED. Returns NULL
@@ -209,6 +215,7 @@ void tcp_tcb_free(struct tcp_stack *ts, const struct tcp_env *env, struct tcb *t
 	tcp_tw(ts, &h);
 	tw_cancel(&h, tcp_conn_id(ts, t));
 	t->in_use = 0;
+	ts->ntimewait -= t->state == TCPS_TIME_WAIT;
 	t->state = TCPS_CLOSED;
 	t->hash_next = ts->free_head;
 	ts->free_head = tcp_conn_id(ts, t);
@@ -451,6 +458,7 @@ void tcp_set_state(struct tcp_stack *ts, const struct tcp_env *env, struct tcb *
 	tr->conn = tcp_conn_id(ts, t);
 	tr->from = t->state;
 	tr->to = (uint8_t)state;
+	ts->ntimewait += (state == TCPS_TIME_WAIT) - (t->state == TCPS_TIME_WAIT);
 	t->state = (uint8_t)state;
 	if (state == TCPS_TIME_WAIT) {
 		tcp_timer_clear_all(ts, t);

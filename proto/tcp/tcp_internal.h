@@ -29,7 +29,7 @@
 #include "proto/tcp/tcp_isn.h"
 
 #define TCP_STACK_MAGIC   0x54435053u   /* "TCPS" */
-#define TCP_STACK_VERSION 2u
+#define TCP_STACK_VERSION 3u
 
 /* ------------------------------------------------- wire format (RFC 9293 3.1) */
 
@@ -141,7 +141,7 @@ struct tcp_stack {
 	uint64_t last_now;           /* time of the last call */
 	uint64_t chack_second;       /* RFC 5961 7: the second chack_left is for */
 	uint32_t chack_left;         /*   challenge ACKs still allowed in it */
-	uint32_t pad2;
+	uint32_t ntimewait;          /* TCBs in TIME_WAIT (of nused) */
 	uint32_t trace_pos;          /* next slot of trace[] (free-running) */
 	uint32_t pad1;
 	struct tcp_trace trace[TCP_TRACE_LEN];   /* last state changes, for ctl/ */

@@ -68,8 +68,10 @@ static void test_established_close_active(void **state)
 	assert_int_equal(tcp_fx_last(fx)->ack, IRS + 2);
 	tcp_fx_advance(fx, fx->now + 2 * MSL_NS - 10000000);
 	assert_int_equal(tcp_fx_state(fx, s->conn), TCPS_TIME_WAIT);
+	assert_int_equal(tcp_timewait_count(fx->ts), 1);
 	tcp_fx_advance(fx, fx->now + 20000000);
 	assert_int_equal(tcp_conn_count(fx->ts), 1);     /* only the listener */
+	assert_int_equal(tcp_timewait_count(fx->ts), 0);
 }
 
 /* ESTABLISHED + FIN -> CLOSE_WAIT (EOF to the reader); close -> LAST_ACK;
