@@ -28,8 +28,8 @@
  * (bounded) for room. Returns 0, -ENOBUFS or -EIO (corrupt view). */
 static int cmd_enqueue(const struct app_cmd *cmd)
 {
-	int64_t deadline = ls_deadline(LS_CMD_TIMEOUT_NS);
 	struct timespec pause = { .tv_nsec = 50000 };
+	int64_t deadline = 0;          /* read the clock only once the ring was full */
 	unsigned n;
 
 	for (;;) {
@@ -41,7 +41,9 @@ static int cmd_enqueue(const struct app_cmd *cmd)
 		if (ring_prod_corrupt(&ls.cmd))
 			return -EIO;
 		doorbell_ring(&ls.ctl->netd);
-		if (ls_now_ns() > deadline)
+		if (deadline == 0)
+			deadline = ls_deadline(LS_CMD_TIMEOUT_NS);
+		else if (ls_now_ns() > deadline)
 			return -ENOBUFS;
 		nanosleep(&pause, NULL);
 	}
@@ -51,8 +53,12 @@ int ls_cmd_post(struct app_cmd *cmd, uint32_t *seq)
 {
 	int err;
 
-	cmd->seq = atomic_fetch_add_explicit(&ls.next_seq, 1, memory_order_relaxed) + 1;
-	cmd->ts = (uint64_t)ls_now_ns();
+	/* Notifications (TX, RX_DONE) get no completion: no seq, and no
+	 * timestamp, which only matters for commands whose latency is timed. */
+	if (seq || (cmd->op != APP_OP_TX && cmd->op != APP_OP_RX_DONE)) {
+		cmd->seq = atomic_fetch_add_explicit(&ls.next_seq, 1, memory_order_relaxed) + 1;
+		cmd->ts = (uint64_t)ls_now_ns();
+	}
 	/* Before the enqueue: the completion may be drained by another thread
 	 * the moment netd sees the command. */
 	if (seq)

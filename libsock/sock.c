@@ -77,7 +77,11 @@ void ls_sock_sync(struct ls_sock *s)
 	int phase = LS_PH_CONNECTING;
 	uint32_t ev = atomic_load_explicit(&ls_app_sock(s)->events, memory_order_acquire);
 
-	if (ev & APP_EV_CONNECTED)
+	/* A plain load first: on every send and recv of a connected socket
+	 * the swap would fail anyway, and a failed lock cmpxchg still takes
+	 * the line exclusive (it bounces between a reader and a writer). */
+	if ((ev & APP_EV_CONNECTED) &&
+	    atomic_load_explicit(&s->phase, memory_order_relaxed) == LS_PH_CONNECTING)
 		atomic_compare_exchange_strong(&s->phase, &phase, LS_PH_CONNECTED);
 }
 
