@@ -41,6 +41,7 @@
 
 struct ls_stack ls = {
 	.wake_fd = -1,
+	.wake_wfd = -1,
 	.sockd_fd = -1,
 	.attach_lock = PTHREAD_MUTEX_INITIALIZER,
 	.cmd_lock = PTHREAD_MUTEX_INITIALIZER,
@@ -88,7 +89,7 @@ static int hello_send(int fd)
 
 /* Receive the welcome and its two descriptors (close-on-exec). Any
  * descriptors that came with a bad welcome are closed here. */
-static int welcome_recv(int fd, struct app_welcome *w, int fds[2])
+static int welcome_recv(int fd, struct app_welcome *w, int fds[APP_WELCOME_NFDS])
 {
 	union { char buf[CMSG_SPACE(sizeof(int) * APP_WELCOME_NFDS)]; struct cmsghdr a; } u;
 	struct iovec iov = { w, sizeof(*w) };
@@ -104,12 +105,12 @@ static int welcome_recv(int fd, struct app_welcome *w, int fds[2])
 	    c->cmsg_len == CMSG_LEN(sizeof(int) * APP_WELCOME_NFDS)) {
 		memcpy(fds, CMSG_DATA(c), sizeof(int) * APP_WELCOME_NFDS);
 	} else {
-		fds[0] = fds[1] = -1;
+		fds[0] = fds[1] = fds[2] = -1;
 	}
 	if (n == (ssize_t)sizeof(*w) && w->magic == APP_WELCOME_MAGIC && w->status == 0 &&
 	    w->layout_version == APP_LAYOUT_VERSION && fds[0] >= 0)
 		return 0;
-	for (int i = 0; i < 2; i++)
+	for (unsigned i = 0; i < APP_WELCOME_NFDS; i++)
 		if (fds[i] >= 0)
 			REAL(close)(fds[i]);
 	if (n == (ssize_t)sizeof(*w) && w->magic == APP_WELCOME_MAGIC && w->status < 0)
@@ -183,7 +184,7 @@ static int sockets_init(void)
 	return 0;
 }
 
-static int attach_region(int fds[2])
+static int attach_region(int fds[APP_WELCOME_NFDS])
 {
 	int err = region_attach_fd(&ls.region, fds[0], REGION_KIND_APP, APP_LAYOUT_VERSION);
 	int fl;
@@ -191,16 +192,20 @@ static int attach_region(int fds[2])
 	if (err < 0) {
 		REAL(close)(fds[0]);
 		REAL(close)(fds[1]);
+		REAL(close)(fds[2]);
 		return err;
 	}
 	/* The mapping outlives the descriptor: one fewer of ours in the app. */
 	REAL(close)(ls.region.fd);
 	ls.region.fd = -1;
 	ls.wake_fd = fds[1];
+	ls.wake_wfd = fds[2];
 	/* Nonblocking: several threads may wait on it and only one drains a
 	 * wake-up; the others must find it empty, not block (doorbell.h). */
 	fl = REAL(fcntl)(ls.wake_fd, F_GETFL);
 	REAL(fcntl)(ls.wake_fd, F_SETFL, (fl < 0 ? 0 : fl) | O_NONBLOCK);
+	fl = REAL(fcntl)(ls.wake_wfd, F_GETFL);
+	REAL(fcntl)(ls.wake_wfd, F_SETFL, (fl < 0 ? 0 : fl) | O_NONBLOCK);
 	err = region_map_areas();
 	if (err == 0)
 		err = region_map_rings();
@@ -220,9 +225,11 @@ static void detach_fds(void)
 	ls.region.fd = -1;
 	if (ls.wake_fd >= 0)
 		REAL(close)(ls.wake_fd);
+	if (ls.wake_wfd >= 0)
+		REAL(close)(ls.wake_wfd);
 	if (ls.sockd_fd >= 0)
 		REAL(close)(ls.sockd_fd);
-	ls.wake_fd = ls.sockd_fd = -1;
+	ls.wake_fd = ls.wake_wfd = ls.sockd_fd = -1;
 	ls.ctl = NULL;
 	ls.socks = NULL;
 	ls.bufs = NULL;
@@ -231,7 +238,7 @@ static void detach_fds(void)
 static int attach_do(void)
 {
 	struct app_welcome w = { 0 };
-	int fds[2] = { -1, -1 };
+	int fds[APP_WELCOME_NFDS] = { -1, -1, -1 };
 	int err, fd = sockd_connect();
 
 	if (fd < 0)
@@ -289,7 +296,7 @@ bool ls_is_internal_fd(int fd)
 {
 	if (fd < 0 || atomic_load_explicit(&ls.state, memory_order_acquire) != LS_ATTACHED)
 		return false;
-	return fd == ls.wake_fd || fd == ls.sockd_fd;
+	return fd == ls.wake_fd || fd == ls.wake_wfd || fd == ls.sockd_fd;
 }
 
 /* The app is about to dup2 onto one of our descriptors: give ours another
@@ -303,6 +310,8 @@ int ls_move_internal_fd(int fd)
 	nfd = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, fd + 1);
 	if (nfd >= 0 && fd == ls.wake_fd)
 		ls.wake_fd = nfd;
+	else if (nfd >= 0 && fd == ls.wake_wfd)
+		ls.wake_wfd = nfd;
 	else if (nfd >= 0 && fd == ls.sockd_fd)
 		ls.sockd_fd = nfd;
 	pthread_mutex_unlock(&ls.attach_lock);

@@ -236,7 +236,8 @@ struct ls_stack {
 	struct app_sock *socks;       /* shared, [nsocks] */
 	uint8_t *bufs;                /* shared, 2 * nsocks * buf_size */
 	uint32_t nsocks, buf_size;
-	int wake_fd;                  /* our wake eventfd (nonblocking) */
+	int wake_fd;                  /* our wake pipe's read end (nonblocking) */
+	int wake_wfd;                 /* its write end, ours (re-arming a drained wake-up) */
 	int sockd_fd;                 /* the connection sockd watches */
 	uint32_t app_id;
 	_Atomic uint32_t next_seq;

@@ -73,20 +73,21 @@ static void waiter_unlink(struct ls_waiter *w)
 		}
 }
 
-/* Drain the eventfd, then write one wake-up back if a registered sleeper
- * announced before the latest ring (its token is not the epoch): that ring
- * may be the one just drained. */
+/* Drain the wake pipe (a bounded read: what is left wakes the next poll at
+ * once, which is harmless), then write one wake-up back if a registered
+ * sleeper announced before the latest ring (its token is not the epoch):
+ * that ring may be the one just drained. */
 static void wake_drain_and_rearm(void)
 {
-	uint64_t v = 1;
+	uint64_t v = 1, sink[32];
 	uint32_t epoch;
 
-	(void)!REAL(read)(ls.wake_fd, &v, sizeof(v));
+	(void)!REAL(read)(ls.wake_fd, sink, sizeof(sink));
 	epoch = wake_epoch();
 	for (struct ls_waiter *o = ls.waiters; o; o = o->next)
 		if (o->token != epoch) {
 			v = 1;
-			(void)!REAL(write)(ls.wake_fd, &v, sizeof(v));
+			(void)!REAL(write)(ls.wake_wfd, &v, sizeof(v));
 			return;
 		}
 }

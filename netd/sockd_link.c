@@ -271,7 +271,7 @@ static void link_attach(struct netd_apps_state *st, const struct app_attach *m, 
 	struct netd_app *app;
 	int slot, err;
 
-	if (nfd != APP_WELCOME_NFDS) {
+	if (nfd != APP_ATTACH_NFDS) {
 		APP_CTR(st, ATTACH_BAD_MSG);
 		close_fds(fds, nfd);
 		return;

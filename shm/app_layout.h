@@ -4,7 +4,7 @@
  * Who talks to whom:
  *
  *     app (libsock) --hello--> sockd     RUN_DIR/sockd.sock: admission (SO_PEERCRED),
- *                   <--welcome--         the app's region fd + its wake eventfd (SCM_RIGHTS)
+ *                   <--welcome--         the app's region fd + its wake pipe (SCM_RIGHTS)
  *     sockd --APP_ATTACH--> netd         RUN_DIR/sockd.sock too (role NETD): the same
  *                                        fds and the app's policy; APP_DETACH when it dies
  *     app <==region==> netd              data path: commands, completions, socket
@@ -42,8 +42,13 @@
  *
  * netd publishes rx bytes (release store of rx.prod) before it sets the bits
  * that announce them, and sets bits before it rings; after changing any, it rings the
- * app's doorbell "wake" with the eventfd form (the app waits for its wake
- * eventfd in poll/epoll/select/ppoll, together with its kernel fds). An app
+ * app's doorbell "wake" with the eventfd form, on a pipe (the app waits for
+ * its wake pipe in poll/epoll/select/ppoll, together with its kernel fds).
+ * A pipe, not an eventfd: every holder of an eventfd shares one open file
+ * description, so an app could clear O_NONBLOCK on it and fill its counter
+ * until netd's wake-up write blocked the engine. sockd reopens the pipe's
+ * write end through /proc for netd: an open file description the app cannot
+ * touch, always nonblocking (a full pipe means a wake-up is pending). An app
  * that posts a command rings netd's doorbell "netd" with doorbell_ring (the
  * futex form: netd sleeps on all its doorbells at once with
  * doorbell_wait_many, i.e. futex_waitv). Notify suppression on both: no
@@ -227,9 +232,11 @@ static inline uint64_t app_buf_off(uint32_t sock, uint32_t buf_size, int tx)
 
 /* Over RUN_DIR/sockd.sock (SOCK_SEQPACKET). A peer sends one app_hello; sockd
  * answers one app_welcome. For role APP with status 0, SCM_RIGHTS carries
- * [0] the region fd, [1] the app's wake eventfd (wait on it; netd rings it
- * with doorbell_ring_eventfd on app_ctl.wake). For role NETD, sockd then
- * sends one app_attach (+ the same two fds) per admitted
+ * [0] the region fd, [1] the read end of the app's wake pipe (wait on it;
+ * netd rings it with doorbell_ring_eventfd on app_ctl.wake), [2] a write end
+ * of it for the app's own use (re-arming a wake-up one thread drained for
+ * another). For role NETD, sockd then sends one app_attach + [region fd,
+ * netd's own write end of the pipe] per admitted
  * app and one app_detach when an app goes; the connection stays open and EOF
  * means the other side is gone. An app's connection stays open too: sockd
  * watches it (and the app's pidfd) to clean up after the app. */
@@ -238,7 +245,8 @@ static inline uint64_t app_buf_off(uint32_t sock, uint32_t buf_size, int tx)
 #define APP_ATTACH_MAGIC   0x41415454u   /* "AATT" */
 #define APP_DETACH_MAGIC   0x41444554u   /* "ADET" */
 #define APP_HELLO_VERSION  1u
-#define APP_WELCOME_NFDS   2u
+#define APP_WELCOME_NFDS   3u            /* region, wake read end, app's wake write end */
+#define APP_ATTACH_NFDS    2u            /* region, netd's wake write end */
 
 enum app_role {
 	APP_ROLE_APP = 1,
@@ -266,7 +274,7 @@ struct app_welcome {
 };
 _Static_assert(sizeof(struct app_welcome) == 32, "app_welcome layout changed");
 
-/* sockd -> netd, with the app's two fds in SCM_RIGHTS. The geometry here is
+/* sockd -> netd, with APP_ATTACH_NFDS fds in SCM_RIGHTS. The geometry here is
  * what netd trusts (never app.ctl's copy). */
 struct app_attach {
 	uint32_t magic;           /* APP_ATTACH_MAGIC */

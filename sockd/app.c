@@ -15,9 +15,10 @@
  * the region's memory goes when netd and the app unmap it.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "sockd/sockd.h"
@@ -30,7 +31,8 @@ int sockd_slot_claim(struct sockd *sd)
 		if (a->state != SOCKD_SLOT_FREE)
 			continue;
 		*a = (struct sockd_app){ .state = SOCKD_SLOT_HELLO, .gen = a->gen + 1,
-					 .fd = -1, .pidfd = -1, .efd = -1 };
+					 .fd = -1, .pidfd = -1, .efd = -1,
+					 .efd_w = -1, .efd_netd = -1 };
 		a->region.fd = -1;
 		return (int)i;
 	}
@@ -52,11 +54,12 @@ void sockd_slot_release(struct sockd *sd, unsigned i)
 
 	close_watched(sd, &a->fd);
 	close_watched(sd, &a->pidfd);
-	if (a->efd >= 0)
-		close(a->efd);
+	for (int *fd = &a->efd; fd <= &a->efd_netd; fd++)
+		if (*fd >= 0)
+			close(*fd);
 	region_close(&a->region);
 	*a = (struct sockd_app){ .state = SOCKD_SLOT_FREE, .gen = a->gen, .fd = -1,
-				 .pidfd = -1, .efd = -1 };
+				 .pidfd = -1, .efd = -1, .efd_w = -1, .efd_netd = -1 };
 	a->region.fd = -1;
 }
 
@@ -69,7 +72,7 @@ static int send_welcome(struct sockd_app *a, int status)
 		.app_id = status == 0 ? a->app_id : 0,
 		.region_size = status == 0 ? a->region.size : 0,
 	};
-	int fds[APP_WELCOME_NFDS] = { a->region.fd, a->efd };
+	int fds[APP_WELCOME_NFDS] = { a->region.fd, a->efd, a->efd_w };
 
 	return sockd_send(a->fd, &w, sizeof(w), fds, status == 0 ? APP_WELCOME_NFDS : 0);
 }
@@ -108,7 +111,25 @@ static int admit_check(struct sockd *sd, struct sockd_app *a)
 	return 0;
 }
 
-/* Make what the app will be given: region, eventfd; watch its pidfd. */
+/* The app's wake channel: a nonblocking pipe, and a second open file of
+ * its write end (through /proc) for netd, which the app cannot make
+ * blocking (shm/app_layout.h says why). 0 or -errno; partial results are
+ * released with the slot. */
+static int wake_pipe_make(struct sockd_app *a)
+{
+	char path[64];
+	int p[2];
+
+	if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0)
+		return -errno;
+	a->efd = p[0];
+	a->efd_w = p[1];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", p[1]);
+	a->efd_netd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	return a->efd_netd < 0 ? -errno : 0;
+}
+
+/* Make what the app will be given: region, wake pipe; watch its pidfd. */
 static int admit_make(struct sockd *sd, unsigned i)
 {
 	struct sockd_app *a = &sd->apps[i];
@@ -118,11 +139,8 @@ static int admit_make(struct sockd *sd, unsigned i)
 	a->app_id = next_app_id(sd);
 	if ((err = sockd_region_build(a, sd->cfg.nsocks)) < 0)
 		goto fail;
-	a->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (a->efd < 0) {
-		err = -errno;
+	if ((err = wake_pipe_make(a)) < 0)
 		goto fail;
-	}
 	if ((err = sockd_epoll_add(sd, a->pidfd, EPOLLIN, sockd_tag(SOCKD_TAG_PIDFD, i, a->gen))) < 0)
 		goto fail;
 	return 0;

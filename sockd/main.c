@@ -133,7 +133,7 @@ static void parse_args(struct sockd_config *c, int argc, char **argv)
 
 /* ---------------------------------------------------------------- process */
 
-/* Every app costs sockd four descriptors (socket, pidfd, region, eventfd):
+/* Every app costs sockd six descriptors (socket, pidfd, region, three pipe ends):
  * take the hard limit rather than fail admissions at the soft 1024. */
 static void raise_fd_limit(void)
 {

@@ -173,8 +173,8 @@ static int send_attach(struct sockd *sd, struct sockd_app *a)
 		.nsocks = sd->cfg.nsocks, .buf_size = APP_BUF_SIZE, .flags = a->flags,
 		.region_size = a->region.size,
 	};
-	int fds[APP_WELCOME_NFDS] = { a->region.fd, a->efd };
-	int err = netd_send(sd, &m, sizeof(m), fds, APP_WELCOME_NFDS);
+	int fds[APP_ATTACH_NFDS] = { a->region.fd, a->efd_netd };
+	int err = netd_send(sd, &m, sizeof(m), fds, APP_ATTACH_NFDS);
 
 	if (err == 0) {
 		a->attach_sent = true;

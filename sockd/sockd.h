@@ -95,7 +95,9 @@ struct sockd_app {
 	uint32_t gen;                /* bumped at every reuse of the slot */
 	int fd;                      /* control socket */
 	int pidfd;
-	int efd;                     /* the app's wake eventfd */
+	int efd;                     /* the app's wake pipe: read end (the app's) */
+	int efd_w;                   /*   write end, the app's open file */
+	int efd_netd;                /*   write end reopened for netd: its own open file */
 	struct region region;        /* the app's region (sockd keeps its mapping) */
 	uint32_t app_id;
 	uint32_t pid, uid, gid;      /* SO_PEERCRED */

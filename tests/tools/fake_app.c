@@ -142,7 +142,7 @@ static int recv_welcome(int s, struct app_welcome *w, int *fds)
 	struct cmsghdr *c;
 	ssize_t n;
 
-	fds[0] = fds[1] = -1;
+	fds[0] = fds[1] = fds[2] = -1;
 	if (poll(&p, 1, 5000) != 1)
 		return 1001;
 	n = recvmsg(s, &m, MSG_CMSG_CLOEXEC);
@@ -159,17 +159,27 @@ static int recv_welcome(int s, struct app_welcome *w, int *fds)
 
 #define CHECK(cond, what) do { if (!(cond)) { why = what; goto bad; } } while (0)
 
-static int check_efd(int efd)
+/* fds[1] and fds[2]: the two ends of one non-blocking pipe (the wake
+ * channel, shm/app_layout.h): a byte written to [2] is read from [1]. */
+static int check_wake_pipe(int rfd, int wfd)
 {
-	char link[64], path[64];
+	char link_r[64], link_w[64], path[64], b = 1;
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", efd);
-	n = readlink(path, link, sizeof(link) - 1);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", rfd);
+	n = readlink(path, link_r, sizeof(link_r) - 1);
 	if (n <= 0)
 		return -1;
-	link[n] = '\0';
-	return strstr(link, "eventfd") && (fcntl(efd, F_GETFL) & O_NONBLOCK) ? 0 : -1;
+	link_r[n] = '\0';
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", wfd);
+	n = readlink(path, link_w, sizeof(link_w) - 1);
+	if (n <= 0)
+		return -1;
+	link_w[n] = '\0';
+	if (!strstr(link_r, "pipe:") || strcmp(link_r, link_w) != 0 ||
+	    !(fcntl(rfd, F_GETFL) & O_NONBLOCK))
+		return -1;
+	return write(wfd, &b, 1) == 1 && read(rfd, &b, 1) == 1 ? 0 : -1;
 }
 
 /* The app's views: producer of app.cmd, consumer of app.cpl. 0 or -1. */
@@ -199,10 +209,10 @@ static int check_layout(struct region *r, const struct app_welcome *w, const int
 	size_t len;
 	int seals;
 
-	CHECK(fds[0] >= 0 && fds[1] >= 0, "welcome without 2 fds");
+	CHECK(fds[0] >= 0 && fds[1] >= 0 && fds[2] >= 0, "welcome without 3 fds");
 	seals = fcntl(fds[0], F_GET_SEALS);
 	CHECK(seals >= 0 && (seals & F_SEAL_SHRINK) && (seals & F_SEAL_GROW), "size not sealed");
-	CHECK(check_efd(fds[1]) == 0, "fd [1] is not a non-blocking eventfd");
+	CHECK(check_wake_pipe(fds[1], fds[2]) == 0, "fds [1], [2] are not one non-blocking pipe");
 	CHECK(region_attach_fd(r, fds[0], REGION_KIND_APP, APP_LAYOUT_VERSION) == 0,
 	      "region does not attach as REGION_KIND_APP v1");
 	CHECK(r->size == w->region_size, "region size differs from the welcome");
@@ -259,7 +269,7 @@ static int one_conn(unsigned i, const struct opts *o, int *sock)
 	struct app_welcome w = { 0 };
 	struct region r = { .fd = -1 };
 	struct app_ctl *ctl = NULL;
-	int fds[2] = { -1, -1 }, st, ok = 0;
+	int fds[APP_WELCOME_NFDS] = { -1, -1, -1 }, st, ok = 0;
 	uint64_t t0 = now_ms();
 
 	*sock = connect_sockd(o);

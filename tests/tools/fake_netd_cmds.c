@@ -38,7 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
-#include <sys/eventfd.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -693,13 +693,14 @@ static int app_region_build(struct app *a)
 	return a->fs ? 0 : -ENOMEM;
 }
 
-static int welcome_send(int conn, const struct app_welcome *w, int rfd, int efd)
+/* The welcome: the region and both ends of the wake pipe (shm/app_layout.h). */
+static int welcome_send(int conn, const struct app_welcome *w, int rfd, int wake_r, int wake_w)
 {
-	union { char buf[CMSG_SPACE(sizeof(int) * 2)]; struct cmsghdr a; } u;
+	union { char buf[CMSG_SPACE(sizeof(int) * APP_WELCOME_NFDS)]; struct cmsghdr a; } u;
 	struct iovec iov = { (void *)w, sizeof(*w) };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct cmsghdr *c;
-	int fds[2] = { rfd, efd };
+	int fds[APP_WELCOME_NFDS] = { rfd, wake_r, wake_w };
 
 	if (rfd >= 0) {
 		m.msg_control = u.buf;
@@ -758,21 +759,30 @@ static void app_admit(int conn)
 	if (recv(conn, &h, sizeof(h), 0) != sizeof(h) || h.magic != APP_HELLO_MAGIC ||
 	    h.layout_version != APP_LAYOUT_VERSION || !a) {
 		w.status = !a ? -EUSERS : -EPROTO;
-		welcome_send(conn, &w, -1, -1);
+		welcome_send(conn, &w, -1, -1, -1);
 		close(conn);
 		return;
 	}
-	*a = (struct app){ .used = true, .conn = conn, .efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC) };
-	if (a->efd < 0 || app_region_build(a) < 0) {
+	int wake[2] = { -1, -1 };
+
+	*a = (struct app){ .used = true, .conn = conn, .efd = -1 };
+	if (pipe2(wake, O_NONBLOCK | O_CLOEXEC) < 0 || app_region_build(a) < 0) {
+		if (wake[0] >= 0) {
+			close(wake[0]);
+			close(wake[1]);
+		}
 		app_drop(a);
 		return;
 	}
+	a->efd = wake[1];            /* the fake rings the app through the write end */
 	w.app_id = a->ctl->app_id;
 	w.region_size = a->region.size;
-	if (welcome_send(conn, &w, a->region.fd, a->efd) < 0) {
+	if (welcome_send(conn, &w, a->region.fd, wake[0], wake[1]) < 0) {
+		close(wake[0]);
 		app_drop(a);
 		return;
 	}
+	close(wake[0]);
 	st.apps++;
 }
 

@@ -24,6 +24,9 @@
  *
  * The scribble phases (each names what netd must survive):
  *   1  legit      open 8 TCP sockets, connect them to --target, one UDP socket
+ *   1b wakejam    fill the wake pipe and make both of the app's ends blocking,
+ *                 so that a netd sharing their open file would block writing
+ *                 (netd's own write end must stay nonblocking: shm/app_layout.h)
  *   2  badops     commands with unknown ops, op 0, APP_OP_MAX
  *   3  badsocks   every op on socket indices out of range, not open, ~0u
  *   4  badargs    bind/connect/listen/setsockopt with absurd addresses,
@@ -72,7 +75,7 @@ struct opts {
 
 /* Everything the app was handed. */
 struct victim {
-	int sockd, efd;
+	int sockd, efd, wfd;
 	struct region r;
 	struct app_ctl *ctl;
 	struct ring *cmd_raw, *cpl_raw;
@@ -126,7 +129,7 @@ static int admit(struct victim *v, const struct opts *o)
 			    .msg_controllen = sizeof(u.b) };
 	struct pollfd p;
 	struct cmsghdr *c;
-	int fds[2];
+	int fds[APP_WELCOME_NFDS];
 
 	v->sockd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", o->run_dir, APP_SOCK_FILE);
@@ -148,6 +151,7 @@ static int admit(struct victim *v, const struct opts *o)
 	}
 	memcpy(fds, CMSG_DATA(c), sizeof(fds));
 	v->efd = fds[1];
+	v->wfd = fds[2];
 	v->r.fd = -1;
 	if (region_attach_fd(&v->r, fds[0], REGION_KIND_APP, APP_LAYOUT_VERSION) < 0) {
 		fprintf(stderr, "hostile_app: region does not attach\n");
@@ -387,12 +391,32 @@ static unsigned phase_region(struct victim *v)
 	return 1;
 }
 
+/* Fill the wake pipe (bounded: a pipe holds at most 1 MiB by default), then
+ * clear O_NONBLOCK on the app's ends. Returns the bytes written. */
+static unsigned phase_wakejam(struct victim *v)
+{
+	static const char junk[4096];
+	unsigned total = 0;
+	ssize_t n;
+
+	fcntl(v->wfd, F_SETFL, fcntl(v->wfd, F_GETFL) | O_NONBLOCK);
+	for (int i = 0; i < 4096 && (n = write(v->wfd, junk, sizeof(junk))) > 0; i++)
+		total += (unsigned)n;
+	fcntl(v->wfd, F_SETFL, fcntl(v->wfd, F_GETFL) & ~O_NONBLOCK);
+	fcntl(v->efd, F_SETFL, fcntl(v->efd, F_GETFL) & ~O_NONBLOCK);
+	/* Announce a sleeper, so that netd's next ring really writes. */
+	(void)doorbell_prepare_wait(&v->ctl->wake);
+	return total;
+}
+
 static int scribble(struct victim *v, const struct opts *o)
 {
 	unsigned n;
 
 	n = phase_legit(v, o);
 	printf("hostile_app: phase 1 legit: %u of 19 calls succeeded\n", n);
+	n = phase_wakejam(v);
+	printf("hostile_app: phase 1b wakejam: %u bytes in the wake pipe, its ends now blocking\n", n);
 #define PHASE(num, name, call)                                                     \
 	do {                                                                       \
 		n = (call);                                                        \
@@ -487,7 +511,7 @@ usage:
 
 int main(int argc, char **argv)
 {
-	struct victim v = { .sockd = -1, .efd = -1, .r = { .fd = -1 } };
+	struct victim v = { .sockd = -1, .efd = -1, .wfd = -1, .r = { .fd = -1 } };
 	struct opts o;
 	int rc;
 
