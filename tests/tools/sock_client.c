@@ -105,9 +105,17 @@ static void recv_all(int fd, void *buf, size_t n)
 {
 	size_t got = 0;
 
-	while (got < n) {
+	for (int waits = 0; got < n;) {
 		ssize_t r = recv(fd, (char *)buf + got, n - got, 0);
 
+		/* A nonblocking socket may have nothing yet (the peer is slower
+		 * under ASan): wait for POLLIN, bounded, as a real program does. */
+		if (r < 0 && errno == EAGAIN && waits++ < 50) {
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+
+			(void)poll(&p, 1, 100);
+			continue;
+		}
 		CHECK(r > 0, "recv_all got %zu of %zu (r=%zd)", got, n, r);
 		got += (size_t)r;
 	}
