@@ -137,7 +137,7 @@ struct tcp_stack *tcp_stack_format(void *mem, size_t len, const struct tcp_confi
 	ts->nbuckets = buckets_for(cfg);
 	ts->next_ephemeral = cfg->ephemeral_lo;
 	ts->last_now = now;
-	ts->chack_second = UINT64_MAX;          /* no budget drawn yet */
+	ts->challenge_second = UINT64_MAX;          /* no budget drawn yet */
 	tcp_counters_init(&ts->cnt);
 	tcp_drops_init(&ts->drops);
 	if (tw_init(&ts->wheel, TCP_TICK_NS, now) < 0)

@@ -139,8 +139,8 @@ struct tcp_stack {
 	uint16_t pad;
 	uint32_t lhash[TCP_LHASH_SIZE];   /* listener chains by lport */
 	uint64_t last_now;           /* time of the last call */
-	uint64_t chack_second;       /* RFC 5961 7: the second chack_left is for */
-	uint32_t chack_left;         /*   challenge ACKs still allowed in it */
+	uint64_t challenge_second;       /* RFC 5961 7: the second challenge_left is for */
+	uint32_t challenge_left;         /*   challenge ACKs still allowed in it */
 	uint32_t ntimewait;          /* TCBs in TIME_WAIT (of nused) */
 	uint32_t trace_pos;          /* next slot of trace[] (free-running) */
 	uint32_t pad1;

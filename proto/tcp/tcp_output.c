@@ -280,14 +280,14 @@ static bool challenge_ack_allowed(struct tcp_stack *ts, uint64_t now)
 
 	if (limit == 0)
 		return true;
-	if (second != ts->chack_second) {
-		ts->chack_second = second;
-		ts->chack_left = (limit + 1) / 2 +
+	if (second != ts->challenge_second) {
+		ts->challenge_second = second;
+		ts->challenge_left = (limit + 1) / 2 +
 			(uint32_t)(siphash24(ts->cfg.secret, &second, sizeof(second)) % limit);
 	}
-	if (ts->chack_left == 0)
+	if (ts->challenge_left == 0)
 		return false;
-	ts->chack_left--;
+	ts->challenge_left--;
 	return true;
 }
 
