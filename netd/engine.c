@@ -4,7 +4,7 @@
  * rx ring q and produces its tx ring q:
  *
  *     rx ring --burst--> stack_input_burst --> stk->txq --burst--> tx ring
- *                         (proto/, given the time)   stk->evq --> (no sockets yet)
+ *                         (proto/, given the time)   stk->evq --> netd/app.c (sockets)
  *
  * A pass: adopt a new link if the control thread published one (nic.c),
  * take bursts of up to NETD_BURST frames off the rx ring until the budget is

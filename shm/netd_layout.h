@@ -82,10 +82,10 @@
 	X(TX_DOORBELL_ERR,  "tx: eventfd write failed") \
 	X(TIMER_RUNS,       "stack_timers calls (a deadline had passed)") \
 	X(LOOPBACK,         "packets delivered by stack_poll_loopback") \
-	X(EV_UDP_RX,        "event freed: UDP datagram (no sockets yet)") \
-	X(EV_ICMP_ERR,      "event freed: ICMP error (no sockets yet)") \
-	X(EV_TCP,           "event freed: TCP readiness (no sockets yet)") \
-	X(EV_OTHER,         "event freed: unknown type") \
+	X(EV_UDP_RX,        "event: UDP datagram for a socket") \
+	X(EV_ICMP_ERR,      "event: ICMP error for a socket") \
+	X(EV_TCP,           "event: TCP readiness of a connection") \
+	X(EV_OTHER,         "event: unknown type") \
 	X(LINK_CHANGES,     "nicd links adopted (attach, loss, reconnect)") \
 	X(STACK_RESETS,     "stack re-initialised for a new pool (nicd formatted anew)")
 
