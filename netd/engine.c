@@ -54,10 +54,39 @@ static inline unsigned min_u(unsigned a, unsigned b)
 	return a < b ? a : b;
 }
 
+/* Several engines: the others steer datagrams for sockets to engine 0. */
+static inline bool nd_steers(const struct netd *nd)
+{
+	return nd->nengines > 1;
+}
+
+/* Engine q > 0 of several: its ring to engine 0 (netd_steer). */
+static int steer_init(struct netd_steer *st)
+{
+	size_t len = ring_bytes(NETD_STEER_RING, sizeof(uint64_t));
+	int err;
+
+	if (!(st->mem = aligned_alloc(128, (len + 127) & ~(size_t)127)))
+		return -ENOMEM;
+	if ((err = ring_init(st->mem, NETD_STEER_RING, sizeof(uint64_t))) < 0 ||
+	    (err = ring_prod_attach(&st->tx, st->mem, len, NETD_STEER_RING, sizeof(uint64_t))) < 0 ||
+	    (err = ring_cons_attach(&st->rx, st->mem, len, NETD_STEER_RING, sizeof(uint64_t))) < 0) {
+		free(st->mem);
+		st->mem = NULL;
+		return err;
+	}
+	return 0;
+}
+
 int netd_engine_init(struct netd *nd, unsigned i)
 {
 	struct netd_engine *e = &nd->eng[i];
+	int err;
 
+	if (i == 0)
+		doorbell_init(&nd->steer_db);
+	else if ((err = steer_init(&e->steer)) < 0)
+		return err;
 	e->nd = nd;
 	e->q = i;
 	e->stk = aligned_alloc(64, (sizeof(struct stack) + 63) & ~(size_t)63);
@@ -76,6 +105,8 @@ void netd_engine_fini(struct netd_engine *e)
 {
 	free(e->stk);
 	e->stk = NULL;
+	free(e->steer.mem);
+	e->steer.mem = NULL;
 }
 
 /* ------------------------------------------------------------ the link */
@@ -90,6 +121,7 @@ static int engine_reset_pool(struct netd_engine *e, struct netd_pool *pm)
 
 	if (sc.mtu == 0)
 		sc.mtu = pm->ctl->mtu >= 576 && pm->ctl->mtu <= 9000 ? (uint16_t)pm->ctl->mtu : 1500;
+	sc.steer_sockets = e->q != 0;    /* engine 0 owns every socket */
 	pkb_cache_init(&e->cache, &pm->pool);
 	if (e->pm)
 		COUNTER_INC(&e->st->ctr, NETD_STACK_RESETS);
@@ -252,6 +284,108 @@ static unsigned engine_events(struct netd_engine *e)
 	return n;
 }
 
+/* ------------------------------------------------------------ steering */
+
+/* Several engines: RSS spreads flows over queues, but the sockets all live
+ * on engine 0 (it serves the applications). Engines q > 0 do the link and
+ * IP work of their queue (ARP learning, validation, reassembly, echo) and
+ * pass datagrams for sockets to engine 0 on their netd_steer ring, as
+ * Linux's RPS hands a packet to the CPU of its socket. */
+
+/* Engine q > 0: move what proto/ steered onto the ring to engine 0 and ring
+ * its doorbell once (a futex wake only when it sleeps). Returns how many
+ * left proto/. */
+static unsigned engine_steer_flush(struct netd_engine *e)
+{
+	struct stack_steerq *sq = &e->stk->steerq;
+	uint64_t d[STACK_STEER_MAX];
+	unsigned n = sq->n, done;
+
+	if (n == 0)
+		return 0;
+	for (unsigned i = 0; i < n; i++)
+		d[i] = (uint64_t)e->pm->serial << 32 | pkb_index(sq->pkb[i]);
+	done = ring_enqueue_burst_u64(&e->steer.tx, d, n);
+	COUNTER_ADD(&e->st->ctr, NETD_STEER_OUT, done);
+	for (unsigned i = done; i < n; i++) {
+		COUNTER_INC(&e->st->ctr, NETD_STEER_FULL);
+		pkb_free(&e->cache, sq->pkb[i]);
+	}
+	sq->n = 0;
+	if (done)
+		doorbell_ring(&e->nd->steer_db);
+	return n;
+}
+
+/* The pkb a steered descriptor names, or NULL when it comes from a pool
+ * mapping other than the one this engine uses (nicd restarted between the
+ * steering and now: that pool is forgotten, its pkbs with it). */
+static struct pkb *steered_pkb(const struct netd_pool *pm, uint64_t d)
+{
+	struct pkb *b;
+
+	if ((uint32_t)(d >> 32) != pm->serial)
+		return NULL;
+	b = pkb_at(&pm->pool, (uint32_t)d);
+	return b && b->state == PKB_STATE_LIVE ? b : NULL;
+}
+
+/* Engine 0: take up to budget datagrams the other engines steered here, a
+ * burst per engine in turn, into the stack. Returns how many were taken. */
+static unsigned engine_steer_rx(struct netd_engine *e, unsigned budget)
+{
+	struct netd *nd = e->nd;
+	unsigned done = 0;
+
+	for (unsigned q = 1; q < nd->nengines && done < budget; q++) {
+		uint64_t d[NETD_BURST];
+		struct pkb *b[NETD_BURST];
+		unsigned n = ring_dequeue_burst_u64(&nd->eng[q].steer.rx, d,
+						    min_u(NETD_BURST, budget - done)), k = 0;
+
+		for (unsigned i = 0; i < n; i++) {
+			if (!(b[k] = steered_pkb(e->pm, d[i])))
+				COUNTER_INC(&e->st->ctr, NETD_STEER_STALE);
+			else
+				k++;
+		}
+		if (k)
+			stack_input_steered(e->stk, b, k, e->now);
+		engine_tx_flush(e);
+		done += n;
+	}
+	COUNTER_ADD(&e->st->ctr, NETD_STEER_IN, done);
+	return done;
+}
+
+/* Has any other engine steered something here? (engine 0) */
+static bool engine_steer_pending(struct netd_engine *e)
+{
+	struct netd *nd = e->nd;
+
+	for (unsigned q = 1; q < nd->nengines; q++)
+		if (ring_cons_count(&nd->eng[q].steer.rx) > 0)
+			return true;
+	return false;
+}
+
+void netd_engines_drain_steer(struct netd *nd)
+{
+	struct netd_engine *e0 = &nd->eng[0];
+	uint64_t d;
+
+	if (!e0->pm)
+		return;
+	for (unsigned q = 1; q < nd->nengines; q++)
+		while (ring_dequeue_burst_u64(&nd->eng[q].steer.rx, &d, 1) == 1) {
+			struct pkb *b = steered_pkb(e0->pm, d);
+
+			if (b)
+				pkb_free(&e0->cache, b);
+		}
+	pkb_cache_flush(&e0->cache);
+}
+
 /* ------------------------------------------------------------- receive */
 
 /* Hand one burst to proto/ and record its latencies. One stack_input_burst
@@ -309,6 +443,7 @@ static unsigned engine_rx(struct netd_engine *e, unsigned budget)
 		}
 		engine_input(e, d, n);
 		engine_tx_flush(e);
+		engine_steer_flush(e);
 		done += n;
 		if (n < want)
 			break;
@@ -332,13 +467,15 @@ static unsigned engine_pass(struct netd_engine *e)
 		return 0;                    /* no pool yet: nothing to run on */
 	if (e->link && (work = engine_rx(e, budget)) == budget)
 		COUNTER_INC(&e->st->ctr, NETD_BUDGET_EXHAUSTED);
+	if (e->q == 0 && nd_steers(e->nd))
+		work += engine_steer_rx(e, budget);
 	if (e->stk->loop_n > 0)
 		work += stack_poll_loopback(e->stk, STACK_LOOP_MAX, e->now);
 	if (e->now >= e->deadline) {
 		stack_timers(e->stk, e->now);
 		COUNTER_INC(&e->st->ctr, NETD_TIMER_RUNS);
 	}
-	work += engine_tx_flush(e) + engine_events(e);
+	work += engine_tx_flush(e) + engine_steer_flush(e) + engine_events(e);
 	if (e->apps_on) {
 		/* Events first: the poll services the sockets they marked. */
 		work += netd_apps_poll(&e->apps, budget, e->now);
@@ -361,6 +498,7 @@ static bool engine_has_work(struct netd_engine *e)
 	       atomic_load_explicit(&nd->link_seq, memory_order_relaxed) != e->seq_seen ||
 	       (e->link && ring_cons_count(&e->rx) > 0) ||
 	       (e->pm && e->stk->loop_n > 0) ||
+	       (e->q == 0 && nd_steers(nd) && engine_steer_pending(e)) ||
 	       (e->apps_on && e->pm && netd_apps_busy(&e->apps));
 }
 
@@ -379,10 +517,14 @@ static void engine_adapt_spin(struct netd_engine *e, uint64_t slept, bool timed_
  * the control doorbell and every app's. Returns how many. */
 static unsigned engine_doorbells(struct netd_engine *e, struct doorbell **dbs)
 {
-	dbs[0] = e->rxdb;
-	if (!e->apps_on || !e->pm)
-		return 1;
-	return 1 + netd_apps_doorbells(&e->apps, dbs + 1, DOORBELL_WAIT_MANY_MAX - 1);
+	unsigned n = 0;
+
+	dbs[n++] = e->rxdb;
+	if (e->q == 0 && nd_steers(e->nd))
+		dbs[n++] = &e->nd->steer_db;
+	if (e->apps_on && e->pm)
+		n += netd_apps_doorbells(&e->apps, dbs + n, DOORBELL_WAIT_MANY_MAX - n);
+	return n;
 }
 
 static void engine_cancel_waits(struct doorbell **dbs, const uint32_t *tok, unsigned n)

@@ -138,8 +138,8 @@ static void size_engines(struct netd *nd)
 		netd_log(NETD_WARN, "nicd has %u queues; only %u are served", ctl->nqueues, want);
 	nd->nengines = want < ctl->nqueues ? want : ctl->nqueues;
 	if (nd->nengines > 1)
-		netd_log(NETD_WARN, "%u engines: each has its own neighbour table and nicd's RSS "
-			 "sends ARP to one queue; expect NEIGH_FAILED (docs/NETD.md)", nd->nengines);
+		netd_log(NETD_INFO, "%u engines: engine 0 owns the sockets and answers ARP; the "
+			 "others steer datagrams for sockets to it (docs/NETD.md)", nd->nengines);
 	if (nd->cfg.stack.mtu == 0)
 		nd->cfg.stack.mtu = ctl->mtu >= 576 && ctl->mtu <= 9000 ? (uint16_t)ctl->mtu : 1500;
 }
@@ -230,6 +230,7 @@ static void netd_teardown(struct netd *nd)
 	for (unsigned i = 0; i < nd->nengines; i++)
 		if (nd->eng[i].started)
 			pthread_join(nd->eng[i].thread, NULL);
+	netd_engines_drain_steer(nd);
 	netd_stats_print(nd, stderr);
 	netd_nic_close(nd);                 /* after the engines: they used the pool */
 	netd_state_close(nd);

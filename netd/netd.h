@@ -55,6 +55,7 @@ void netd_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3
 #define NETD_HOUSE_MS        100u     /* control thread's tick: heartbeat, watchdog, retry */
 #define NETD_IDLE_MAX_NS     1000000000ull  /* longest engine sleep: its heartbeat */
 #define NETD_PUBLISH_NS      1000000ull     /* proto/ counters copied out at most this often */
+#define NETD_STEER_RING      1024u    /* descriptors on each engine's ring to engine 0 */
 
 struct netd_config {
 	char run_dir[256];
@@ -80,6 +81,7 @@ struct netd_pool {
 	struct nic_ctl *ctl;
 	dev_t dev;
 	ino_t ino;
+	uint32_t serial;                 /* which mapping: tags steered descriptors */
 };
 
 /* What an engine needs of one attachment to one nicd process. Written by
@@ -99,10 +101,20 @@ struct netd_link {
 
 struct netd;
 
+/* Engine q > 0 -> engine 0: datagrams for sockets (docs/NETD.md, "Several
+ * engines"). Elements: the pool mapping's serial << 32 | pkb slot. Engine
+ * q owns tx, engine 0 rx; each view on lines of its own. */
+struct netd_steer {
+	struct ring_prod tx;
+	struct ring_cons rx;
+	void *mem;                       /* heap; NULL for engine 0 or one engine */
+};
+
 struct netd_engine {
 	/* ring views first: 128-byte aligned, never sharing a line pair */
 	struct ring_cons rx;
 	struct ring_prod tx;
+	struct netd_steer steer;         /* q > 0: to engine 0 */
 	struct netd *nd;
 	unsigned q;                      /* the nicd queue it serves */
 	pthread_t thread;
@@ -137,10 +149,13 @@ struct netd {
 	 * sequence number bumped on every change (nic.c) */
 	_Atomic(struct netd_link *) link;
 	_Atomic uint32_t link_seq;
+	/* engines q > 0 -> engine 0: rung after each steered burst */
+	struct doorbell steer_db;
 	/* control thread only */
 	struct netd_link links[2];       /* the published one and the next */
 	struct netd_pool pools[2];       /* the mapping in use and a new one */
 	struct netd_pool *pm;            /* the mapping in use (NULL before the first) */
+	uint32_t pool_serial;            /* serial of the last mapping made */
 	int sock;                        /* nicd.sock, -1 when not linked */
 	uint64_t linked_ns;              /* when the current link was made */
 	bool nic_down_logged;
@@ -187,6 +202,10 @@ void *netd_engine_run(void *arg);
 
 /* Free what netd_engine_init allocated (after the thread was joined). */
 void netd_engine_fini(struct netd_engine *e);
+
+/* After every engine was joined: give back to the pool the datagrams still
+ * on the rings to engine 0 (steered as the engines stopped). */
+void netd_engines_drain_steer(struct netd *nd);
 
 uint64_t netd_now_ns(void);
 

@@ -255,6 +255,7 @@ static struct netd_pool *pool_for(struct netd *nd, int fd, int *err)
 	pm = nd->pm == &nd->pools[0] ? &nd->pools[1] : &nd->pools[0];
 	if ((*err = pool_map(pm, fd)) < 0)
 		return NULL;
+	pm->serial = ++nd->pool_serial;
 	if (nd->pm) {
 		COUNTER_INC(&nd->info->ctr, NETD_CTL_NIC_NEW_POOL);
 		netd_log(NETD_WARN, "nicd came back with a new pool region: the stacks start "

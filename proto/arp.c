@@ -160,7 +160,10 @@ void arp_input(struct stack *stk, struct pkb *b, uint64_t now)
 			return PROTO_DROP(stk, ARP_NOT_FOR_US, b);
 		return pkb_free(stk->cache, b);   /* news of a known neighbour: used */
 	}
-	if (a.op == ARP_OP_REQUEST)   /* a probe (spa 0) is answered to its sha */
+	/* A probe (spa 0) is answered to its sha. With several engines each
+	 * sees the request (nicd copies ARP to every queue) and learns from
+	 * it; one answers. */
+	if (a.op == ARP_OP_REQUEST && !stk->cfg.steer_sockets)
 		(void)arp_send(stk, ARP_OP_REPLY, a.tpa, a.sha, a.spa, a.sha);
 	pkb_free(stk->cache, b);
 }

@@ -100,6 +100,10 @@ void eth_input(struct stack *stk, struct pkb *b, uint64_t now)
 	case ETH_P_ARP:
 		return arp_input(stk, b, now);
 	case ETH_P_IPV4:
+		/* nicd gives every queue a copy of a broadcast: the engine
+		 * owning the sockets takes it, the others let theirs go. */
+		if (stk->cfg.steer_sockets && eth_is_multicast(eh.dst))
+			return PROTO_DROP(stk, BCAST_ELSEWHERE, b);
 		return ipv4_input(stk, b, now);
 	default:
 		return PROTO_DROP(stk, ETH_UNKNOWN_TYPE, b);

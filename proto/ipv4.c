@@ -176,8 +176,37 @@ static int ip_rcv_hook(struct stack *stk, struct pkb *b, const struct ipv4_info 
 	return 0;
 }
 
-/* Hand a whole datagram (b->data at its IP header) to its protocol. Unknown
- * protocols get ICMP protocol unreachable (RFC 1122 3.2.2.1). */
+/* Hand a whole datagram that passed every check (b->data at its IP header,
+ * proto one of ours) to ICMP, UDP or TCP, with b->data at the L4 header. */
+static void ip_deliver_l4(struct stack *stk, struct pkb *b, const struct ipv4_info *ip,
+			  uint64_t now)
+{
+	__pkb_pull(b, ip->hdr_len);     /* ip_parse_seg: header is in segment one */
+	b->l4_off = (uint16_t)b->data;
+	PROTO_COUNT(stk, IP_DELIVERED);
+	if (ip->proto == IPV4_PROTO_ICMP)
+		icmp_input(stk, b, ip, now);
+	else if (ip->proto == IPV4_PROTO_UDP)
+		udp_input(stk, b, ip, now);
+	else
+		stack_tcp_input(stk, b, ip, now);
+}
+
+/* Does the datagram concern a socket? TCP and UDP do, and so do ICMP
+ * errors (they name the socket whose packet failed). An echo request is
+ * answered by whichever engine received it. */
+static bool ip_for_sockets(const struct pkb *b, const struct ipv4_info *ip)
+{
+	uint8_t type;
+
+	if (ip->proto != IPV4_PROTO_ICMP)
+		return true;
+	return pkb_copy_out(b, ip->hdr_len, 1, &type) < 0 || type != ICMP_ECHO;
+}
+
+/* Hand a whole datagram (b->data at its IP header) to its protocol, or to
+ * the engine that owns the sockets. Unknown protocols get ICMP protocol
+ * unreachable (RFC 1122 3.2.2.1). */
 static void ip_local_deliver(struct stack *stk, struct pkb *b, const struct ipv4_info *ip,
 			     uint64_t now)
 {
@@ -189,15 +218,28 @@ static void ip_local_deliver(struct stack *stk, struct pkb *b, const struct ipv4
 		PROTO_DROP(stk, IP_UNKNOWN_PROTO, b);
 		return;
 	}
-	__pkb_pull(b, ip->hdr_len);     /* ip_parse_seg: header is in segment one */
-	b->l4_off = (uint16_t)b->data;
-	PROTO_COUNT(stk, IP_DELIVERED);
-	if (ip->proto == IPV4_PROTO_ICMP)
-		icmp_input(stk, b, ip, now);
-	else if (ip->proto == IPV4_PROTO_UDP)
-		udp_input(stk, b, ip, now);
-	else
-		stack_tcp_input(stk, b, ip, now);
+	if (stk->cfg.steer_sockets && ip_for_sockets(b, ip)) {
+		stack_steer(stk, b);
+		return;
+	}
+	ip_deliver_l4(stk, b, ip, now);
+}
+
+void ipv4_input_steered(struct stack *stk, struct pkb *b, uint64_t now)
+{
+	struct ipv4_info ip;
+
+	/* The engine that steered it validated it, reassembled it (the header
+	 * rewritten for the whole) and ran the hooks; the header is parsed
+	 * again for its fields, checked as ever: a failure is a counted drop. */
+	PROTO_COUNT(stk, STEERED_IN);
+	if (ip_rcv_validate(stk, b, &ip) < 0)
+		return;
+	if (ip.mf || ip.frag_off != 0) {
+		PROTO_DROP(stk, IP_BAD_LENGTH, b);
+		return;
+	}
+	ip_deliver_l4(stk, b, &ip, now);
 }
 
 void ipv4_input(struct stack *stk, struct pkb *b, uint64_t now)

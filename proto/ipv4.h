@@ -92,6 +92,11 @@ int ipv4_parse(const uint8_t *pkt, size_t len, struct ipv4_info *out);
  * Unknown protocols get ICMP protocol unreachable. Every drop is counted. */
 void ipv4_input(struct stack *stk, struct pkb *b, uint64_t now);
 
+/* Receive a whole datagram another engine's stack steered here (b->data
+ * at its IP header; stack_input_steered): re-parsed, no hooks run again,
+ * handed to ICMP, UDP or TCP as ipv4_input does. */
+void ipv4_input_steered(struct stack *stk, struct pkb *b, uint64_t now);
+
 /* Send one datagram (b->data at the L4 header, may be a chain; ownership
  * passes in every case). Fills tx->src from the route when 0, runs the
  * OUTPUT hook, pushes the IP header (a new buffer when b lacks headroom),

@@ -83,8 +83,10 @@ int stack_init(struct stack *stk, const struct stack_config *cfg,
 	udp_init(&stk->udp);
 	if ((err = config_routes(stk, cfg)) < 0)
 		return err;
-	/* RFC 5227 3: announce our address so peers' caches learn (or fix) it. */
-	arp_send_gratuitous(stk, now);
+	/* RFC 5227 3: announce our address so peers' caches learn (or fix) it;
+	 * once, by the engine that answers ARP. */
+	if (!cfg->steer_sockets)
+		arp_send_gratuitous(stk, now);
 	return 0;
 }
 
@@ -106,6 +108,15 @@ void stack_input_burst(struct stack *stk, struct pkb **frames, unsigned n, uint6
 	stk->in_burst = true;
 	for (unsigned i = 0; i < n; i++)
 		stack_input(stk, frames[i], now);
+	stk->in_burst = false;
+	stack_tcp_flush(stk, now);
+}
+
+void stack_input_steered(struct stack *stk, struct pkb **pkts, unsigned n, uint64_t now)
+{
+	stk->in_burst = n > 1;       /* as stack_input_burst: one is not merged */
+	for (unsigned i = 0; i < n; i++)
+		ipv4_input_steered(stk, pkts[i], now);
 	stk->in_burst = false;
 	stack_tcp_flush(stk, now);
 }
@@ -248,6 +259,9 @@ void stack_flush(struct stack *stk)
 	for (uint32_t i = 0; i < stk->evq.n; i++)
 		pkb_free(stk->cache, stk->evq.ev[i].pkb);
 	stk->evq.n = 0;
+	for (uint32_t i = 0; i < stk->steerq.n; i++)
+		pkb_free(stk->cache, stk->steerq.pkb[i]);
+	stk->steerq.n = 0;
 	for (; stk->loop_n > 0; stk->loop_n--) {
 		pkb_free(stk->cache, stk->loop[stk->loop_first]);
 		stk->loop_first = (stk->loop_first + 1) % STACK_LOOP_MAX;
@@ -262,6 +276,16 @@ void stack_tx(struct stack *stk, struct pkb *frame)
 	}
 	stk->txq.pkb[stk->txq.n++] = frame;
 	PROTO_COUNT(stk, ETH_OUT);
+}
+
+void stack_steer(struct stack *stk, struct pkb *pkt)
+{
+	if (stk->steerq.n == STACK_STEER_MAX) {
+		PROTO_DROP(stk, STEER_FULL, pkt);
+		return;
+	}
+	stk->steerq.pkb[stk->steerq.n++] = pkt;
+	PROTO_COUNT(stk, STEERED);
 }
 
 int stack_event(struct stack *stk, const struct stack_event *ev)

@@ -23,7 +23,9 @@
  *                                             +-> udp_input    (proto/udp.c)
  *                                             +-> stack_tcp_input -> TCP (proto/tcp/)
  * (in a burst, stack_tcp_input holds TCP segments and stack_tcp_flush merges
- * and delivers them at its end: proto/gro.h)
+ * and delivers them at its end: proto/gro.h; with cfg.steer_sockets the
+ * datagrams for sockets leave ipv4_input on stk->steerq instead, and the
+ * owning engine's stack_input_steered hands them to its ICMP, UDP and TCP)
  * The transmit path:
  *   udp_output / icmp / TCP -> ipv4_output (route, hooks, fragment)
  *                           -> eth_output_ipv4 (neighbour, Ethernet header) -> stack_tx
@@ -52,6 +54,7 @@
 #define STACK_TXQ_MAX 512   /* frames queued for the device per engine pass */
 #define STACK_EVQ_MAX 512   /* socket events queued per engine pass */
 #define STACK_LOOP_MAX 256  /* packets looped back per engine pass */
+#define STACK_STEER_MAX 256 /* datagrams steered to the socket engine per drain */
 
 enum stack_ifindex {
 	STACK_IF_LOOPBACK = 0,  /* 127.0.0.0/8 and our own addresses, inside the stack */
@@ -67,6 +70,12 @@ struct stack_config {
 	uint16_t mtu;            /* device MTU (1500) */
 	uint16_t vlan_id;        /* 0: untagged; else we tag and accept only this VLAN */
 	bool promisc;            /* accept frames for any MAC (off by default) */
+	/* Several engines, one owning the sockets (netd): the others set this.
+	 * Their TCP, UDP and ICMP-error datagrams for us go to stk->steerq for
+	 * the owner (stack_input_steered) instead of to a socket, and they
+	 * leave to the owner what nicd copies to every queue: answering ARP,
+	 * the gratuitous announcement, and broadcast or multicast IP. */
+	bool steer_sockets;
 	uint64_t secret[2];      /* keys for IP IDs, ISNs, cookies: random at start */
 };
 
@@ -98,6 +107,13 @@ struct stack_evq {
 	struct stack_event ev[STACK_EVQ_MAX];
 };
 
+/* Datagrams for the engine that owns the sockets (cfg.steer_sockets): each
+ * validated, reassembled and past the INPUT hook, data at its IP header. */
+struct stack_steerq {
+	uint32_t n;
+	struct pkb *pkb[STACK_STEER_MAX];
+};
+
 struct stack {
 	struct stack_config cfg;
 	struct pkb_cache *cache;       /* buffers: the engine's per-thread cache */
@@ -117,6 +133,7 @@ struct stack {
 	struct pkb *loop[STACK_LOOP_MAX];
 	struct stack_txq txq;
 	struct stack_evq evq;
+	struct stack_steerq steerq;
 };
 
 /* Initialise every table from cfg (connected route, default route, local
@@ -140,6 +157,12 @@ void stack_input(struct stack *stk, struct pkb *frame, uint64_t now);
  * TCP together (stack_tcp_flush), counted GRO_SEGS_IN and GRO_SEGS_OUT. A
  * burst of one frame is exactly stack_input: nothing to merge it with. */
 void stack_input_burst(struct stack *stk, struct pkb **frames, unsigned n, uint64_t now);
+
+/* Take a burst of datagrams another engine's stack steered here (its
+ * stk->steerq: validated, reassembled, hooks run; ownership passes) and
+ * hand each to ICMP, UDP or TCP as ipv4_input would have, TCP segments
+ * merged as in stack_input_burst. For the engine that owns the sockets. */
+void stack_input_steered(struct stack *stk, struct pkb **pkts, unsigned n, uint64_t now);
 
 /* Merge and hand to TCP the segments held so far (a no-op when none). Called
  * at the end of stack_input_burst, and before anything that must see TCP's
@@ -172,6 +195,10 @@ void stack_tx(struct stack *stk, struct pkb *frame);
 /* Queue an IPv4 packet (data at its IP header) for delivery back into
  * ipv4_input at the next stack_poll_loopback. */
 void stack_loopback(struct stack *stk, struct pkb *pkt);
+
+/* Queue a datagram (data at its IP header) for the engine that owns the
+ * sockets; counted STEERED, or drop STEER_FULL when the queue is full. */
+void stack_steer(struct stack *stk, struct pkb *pkt);
 
 /* Queue a socket event (its pkb passes with it); counted drop EVQ_FULL and the
  * pkb freed when full. Returns 0 or -ENOBUFS. */

@@ -82,7 +82,9 @@
 	X(NO_BUFFERS,         "pool: no packet buffer")                         \
 	X(TXQ_FULL,           "stack: transmit queue full")                     \
 	X(EVQ_FULL,           "stack: event queue full")                        \
-	X(LOOPBACK_FULL,      "stack: loopback queue full")
+	X(LOOPBACK_FULL,      "stack: loopback queue full")                    \
+	X(STEER_FULL,         "stack: queue to the socket engine full")         \
+	X(BCAST_ELSEWHERE,    "stack: broadcast copy; the socket engine takes it")
 
 enum proto_drop {
 #define PROTO_DROP_ENUM(name, text) PROTO_DROP_##name,
@@ -107,6 +109,8 @@ enum proto_drop {
 	X(UDP_IN,       "UDP datagrams delivered")                              \
 	X(UDP_OUT,      "UDP datagrams sent")                                   \
 	X(LOOPBACK,     "packets looped back inside the stack")                 \
+	X(STEERED,      "datagrams steered to the engine owning the sockets")   \
+	X(STEERED_IN,   "steered datagrams taken from other engines")           \
 	X(GRO_SEGS_IN,  "TCP segments held in receive bursts (proto/gro.h)")    \
 	X(GRO_SEGS_OUT, "TCP segments handed to TCP after merging them")
 

@@ -45,7 +45,7 @@
 #include "shm/counters.h"
 #include "shm/hist.h"
 
-#define NETD_LAYOUT_VERSION   3u            /* the stats region: bump on any change here */
+#define NETD_LAYOUT_VERSION   4u            /* the stats region: bump on any change here */
 #define NETD_STATE_VERSION    1u            /* the state region's table of areas */
 
 #define NETD_STATS_FILE       "netd.stats"
@@ -87,7 +87,11 @@
 	X(EV_TCP,           "event: TCP readiness of a connection") \
 	X(EV_OTHER,         "event: unknown type") \
 	X(LINK_CHANGES,     "nicd links adopted (attach, loss, reconnect)") \
-	X(STACK_RESETS,     "stack re-initialised for a new pool (nicd formatted anew)")
+	X(STACK_RESETS,     "stack re-initialised for a new pool (nicd formatted anew)") \
+	X(STEER_OUT,        "steer: datagrams for sockets sent to engine 0 (the owner)") \
+	X(STEER_FULL,       "steer drop: the ring to engine 0 was full") \
+	X(STEER_IN,         "steer: datagrams taken from the other engines (engine 0)") \
+	X(STEER_STALE,      "steer drop: descriptor of a pool since replaced (nicd restart)")
 
 #define NETD_CTR_ID(name, text) NETD_##name,
 enum netd_counter { NETD_COUNTERS(NETD_CTR_ID) NETD_CTR_NR };
