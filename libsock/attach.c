@@ -177,6 +177,7 @@ static int sockets_init(void)
 		pthread_mutex_init(&ls.sk[i].lock, NULL);
 		pthread_mutex_init(&ls.sk[i].rx_lock, NULL);
 		pthread_mutex_init(&ls.sk[i].tx_lock, NULL);
+		pthread_mutex_init(&ls.sk[i].optval_lock, NULL);
 		ls.free_idx[i] = ls.nsocks - 1 - i;
 	}
 	ls.nfree = ls.nsocks;

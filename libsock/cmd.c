@@ -188,6 +188,6 @@ int ls_cmd_call(struct app_cmd *cmd, struct app_cpl *cpl)
 		return err;
 	}
 	doorbell_ring(&ls.ctl->netd);
-	ls_block(pending_done, p, ls_deadline(LS_CMD_TIMEOUT_NS), false);
+	ls_block(pending_done, p, ls_deadline(LS_CMD_TIMEOUT_NS), LS_INTR_NEVER);
 	return pending_finish(p, cpl, true);
 }

@@ -101,7 +101,8 @@ ssize_t ls_dgram_send(struct ls_sock *s, struct ls_iov *c, int flags, const stru
 		pthread_mutex_unlock(&s->tx_lock);
 		if (r != -EAGAIN || nb)
 			break;
-		r = ls_block(dgram_room, s, ls_deadline(s->sndtimeo_ns), true);
+		r = ls_block(dgram_room, s, ls_deadline(s->sndtimeo_ns),
+			     ls_intr_for(s->sndtimeo_ns, 0));
 		if (r == -ETIMEDOUT)
 			r = -EAGAIN;
 	}
@@ -203,7 +204,7 @@ ssize_t ls_dgram_recv(struct ls_sock *s, struct ls_iov *c, int flags,
 			return 0;
 		if (nb)
 			return -EAGAIN;
-		r = ls_block(dgram_readable, s, deadline, true);
+		r = ls_block(dgram_readable, s, deadline, ls_intr_for(s->rcvtimeo_ns, 0));
 		if (r < 0)
 			return r == -ETIMEDOUT ? -EAGAIN : r;
 	}

@@ -192,7 +192,8 @@ struct ls_sock *ls_sock_alloc(int type, int protocol)
 	if (!s) {
 		ls_cpl_drain();
 		if (atomic_load(&ls.closes_in_flight) > 0)
-			ls_block(free_index_available, NULL, ls_deadline(LS_CMD_TIMEOUT_NS), false);
+			ls_block(free_index_available, NULL, ls_deadline(LS_CMD_TIMEOUT_NS),
+				 LS_INTR_NEVER);
 		s = sock_take_index();
 	}
 	if (!s)

@@ -179,6 +179,7 @@ struct ls_sock {
 	pthread_mutex_t lock;         /* state, options, names */
 	pthread_mutex_t rx_lock;      /* consumer of rx: one reader at a time */
 	pthread_mutex_t tx_lock;      /* producer of tx: one writer at a time */
+	pthread_mutex_t optval_lock;  /* app_sock.optval: one large getsockopt in flight */
 };
 
 /* What fd names. LS_FD_NONE: not a stack socket (a kernel fd); LS_FD_STALE: a
@@ -326,10 +327,32 @@ void ls_sleep_finish(struct ls_waiter *w, bool fired);
 
 typedef bool (*ls_cond_fn)(void *arg);
 
+/* What a signal handler that runs while a call sleeps does to the call, as
+ * signal(7) ("Interruption of system calls and library functions by signal
+ * handlers") says the kernel's socket calls behave. */
+enum ls_intr {
+	LS_INTR_NEVER = 0,    /* nothing: command round trips (netd answers at once) */
+	LS_INTR_EINTR,        /* the call ends with EINTR (or the bytes it moved) */
+	LS_INTR_RESTART,      /* EINTR, unless the handler has SA_RESTART: then the call
+	                       * goes on, as the kernel restarts it */
+};
+
+/* The rule for a blocking socket call (Linux's sock_intr_errno): restarted
+ * only if the socket has no timeout for it (SO_RCVTIMEO for recv and accept,
+ * SO_SNDTIMEO for send and connect), and a stream call that already moved
+ * bytes returns their count instead (tcp_sendmsg, tcp_recvmsg). poll,
+ * select and epoll_wait are never restarted: they do not come here. */
+static inline enum ls_intr ls_intr_for(int64_t timeo_ns, size_t moved)
+{
+	return timeo_ns || moved ? LS_INTR_EINTR : LS_INTR_RESTART;
+}
+
 /* Block until cond(arg) is true, the absolute deadline (ls_now_ns() clock;
- * negative: none) passes, or (if intr) a signal handler runs. Returns 0,
- * -ETIMEDOUT or -EINTR. Completions are drained on every turn. */
-int ls_block(ls_cond_fn cond, void *arg, int64_t deadline_ns, bool intr);
+ * negative: none) passes, or a signal handler runs and intr says that ends
+ * the call. Returns 0, -ETIMEDOUT or -EINTR. Completions are drained on
+ * every turn. A restarted wait keeps its absolute deadline, so whatever time
+ * was left is what is left. */
+int ls_block(ls_cond_fn cond, void *arg, int64_t deadline_ns, enum ls_intr intr);
 
 /* ------------------------------------------------------------ fallback.c */
 

@@ -317,7 +317,7 @@ static int accept_wait(struct ls_sock *s, struct ls_sock **ns)
 	if (atomic_load(&s->phase) != LS_PH_LISTENING)
 		return -EINVAL;
 	while ((r = accept_once(s, ns)) == -EAGAIN && !nb) {
-		r = ls_block(accept_ready, s, deadline, true);
+		r = ls_block(accept_ready, s, deadline, ls_intr_for(s->rcvtimeo_ns, 0));
 		if (r < 0)
 			return r == -ETIMEDOUT ? -EAGAIN : r;
 	}
@@ -399,7 +399,8 @@ static int connect_result(struct ls_sock *s)
  * EINPROGRESS, as Linux does, and the connect goes on. */
 static int connect_wait(struct ls_sock *s)
 {
-	int r = ls_block(connect_settled, s, ls_deadline(s->sndtimeo_ns), true);
+	int r = ls_block(connect_settled, s, ls_deadline(s->sndtimeo_ns),
+			 ls_intr_for(s->sndtimeo_ns, 0));
 
 	if (r < 0)
 		return r == -ETIMEDOUT ? -EINPROGRESS : r;

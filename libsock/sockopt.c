@@ -8,12 +8,16 @@
  *     FWD      also sent to netd with APP_OP_SETSOCKOPT (TCP's and IP's)
  *     IGNORED  accepted and reported back, with no effect (docs/LIBSOCK.md
  *              lists them: they tune what this stack does not do)
- *     READONLY getsockopt only (SO_ERROR, SO_TYPE, ...)
+ *     READONLY getsockopt only (SO_ERROR, SO_TYPE, ..., TCP_INFO)
  * Anything not in the table is ENOPROTOOPT, as Linux answers for an option
- * a protocol does not know. Values the app set are kept (fdtab.c records
+ * a protocol does not know; but getsockopt at level IPPROTO_TCP on a UDP
+ * socket is EOPNOTSUPP, as Linux's ip_getsockopt answers for a level it does
+ * not serve (setsockopt there is ENOPROTOOPT, as Linux's). Values the app set are kept (fdtab.c records
  * them, for getsockopt and for a handoff to the kernel); getsockopt of an
  * option never set reports the table's default, which is Linux's, except
- * TCP_MAXSEG on a connected socket, which netd is asked for.
+ * TCP_MAXSEG on a connected socket, which netd is asked for, and TCP_INFO,
+ * which netd answers each time (a value too big for a completion: it comes
+ * back in the socket's app_sock.optval, shm/app_layout.h).
  *
  * Forwarded values travel in app_cmd.val: ints as they are, SO_LINGER as
  * l_linger or -1 when off, TCP_CONGESTION as its name's first 8 bytes
@@ -26,7 +30,7 @@
 #include <string.h>
 #include <sys/time.h>
 
-enum opt_kind { OK_INT, OK_TIMEO, OK_LINGER, OK_NAME };
+enum opt_kind { OK_INT, OK_TIMEO, OK_LINGER, OK_NAME, OK_OPTVAL };
 enum opt_how { OH_LOCAL, OH_FWD, OH_IGNORED, OH_READONLY };
 
 #define DEF_BUF  (-1)   /* the default is the byte ring's size */
@@ -66,6 +70,7 @@ static const struct opt_desc opt_table[] = {
 	{ IPPROTO_TCP, TCP_USER_TIMEOUT, OK_INT, OH_FWD, true, 0 },
 	{ IPPROTO_TCP, TCP_MAXSEG, OK_INT, OH_FWD, true, 536 },
 	{ IPPROTO_TCP, TCP_CONGESTION, OK_NAME, OH_FWD, true, 0 },
+	{ IPPROTO_TCP, TCP_INFO, OK_OPTVAL, OH_READONLY, true, 0 },
 	{ IPPROTO_TCP, TCP_QUICKACK, OK_INT, OH_IGNORED, true, 1 },
 	{ IPPROTO_TCP, TCP_DEFER_ACCEPT, OK_INT, OH_IGNORED, true, 0 },
 	{ IPPROTO_TCP, TCP_FASTOPEN, OK_INT, OH_IGNORED, true, 0 },
@@ -275,6 +280,35 @@ static int64_t opt_default(struct ls_sock *s, const struct opt_desc *d)
 	return d->def;
 }
 
+/* An option netd answers in app_sock.optval (TCP_INFO): copy what the
+ * caller has room for and report that length, as Linux does (min(optlen,
+ * the value's size); a negative optlen is EINVAL). The lock keeps a second
+ * such getsockopt on s from having netd overwrite the slot while this one
+ * copies it; the completion's acquire (cmd.c) makes netd's bytes visible. */
+static int opt_get_optval(struct ls_sock *s, const struct opt_desc *d, void *val,
+			  socklen_t *len)
+{
+	struct app_cmd c = ls_cmd(APP_OP_GETSOCKOPT, s);
+	struct app_cpl cpl = { 0 };
+	size_t n;
+	int r;
+
+	if ((int)*len < 0)
+		return -EINVAL;
+	c.arg0 = d->level;
+	c.arg1 = d->name;
+	pthread_mutex_lock(&s->optval_lock);
+	r = ls_cmd_call(&c, &cpl);
+	if (r == 0) {
+		n = cpl.val < 0 ? 0 : cpl.val > APP_OPTVAL_MAX ? APP_OPTVAL_MAX : (size_t)cpl.val;
+		n = *len < n ? *len : n;
+		memcpy(val, ls_app_sock(s)->optval, n);
+		*len = (socklen_t)n;
+	}
+	pthread_mutex_unlock(&s->optval_lock);
+	return r;
+}
+
 static int stack_getsockopt(struct ls_sock *s, int level, int name, void *val, socklen_t *len)
 {
 	const struct opt_desc *d = opt_find(s, level, name);
@@ -282,8 +316,12 @@ static int stack_getsockopt(struct ls_sock *s, int level, int name, void *val, s
 
 	if (!val || !len)
 		return -EFAULT;
+	if (level == IPPROTO_TCP && s->type != SOCK_STREAM)
+		return -EOPNOTSUPP;
 	if (!d)
 		return -ENOPROTOOPT;
+	if (d->kind == OK_OPTVAL)
+		return opt_get_optval(s, d, val, len);
 	if (d->how == OH_READONLY)
 		v = opt_readonly(s, name);
 	else if (!opt_recorded(s, d, &v))

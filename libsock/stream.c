@@ -191,15 +191,16 @@ static int send_state(struct ls_sock *s, int flags)
 	return 0;
 }
 
-/* Wait for room (or the connection's outcome). Returns 0 or the call's
- * error: -EAGAIN on an SO_SNDTIMEO timeout, -EINTR on a signal. */
-static int send_wait(struct ls_sock *s, int64_t *deadline)
+/* Wait for room (or the connection's outcome), `sent` bytes into the call.
+ * Returns 0 or the call's error: -EAGAIN on an SO_SNDTIMEO timeout, -EINTR
+ * on a signal (ls_intr_for: restarted instead when that is Linux's way). */
+static int send_wait(struct ls_sock *s, int64_t *deadline, size_t sent)
 {
 	int r;
 
 	if (*deadline == -2)
 		*deadline = ls_deadline(s->sndtimeo_ns);
-	r = ls_block(tx_ready, s, *deadline, true);
+	r = ls_block(tx_ready, s, *deadline, ls_intr_for(s->sndtimeo_ns, sent));
 	return r == -ETIMEDOUT ? -EAGAIN : r;
 }
 
@@ -221,7 +222,7 @@ ssize_t ls_stream_send(struct ls_sock *s, struct ls_iov *c, int flags)
 		}
 		if (nb)
 			return total ? (ssize_t)total : -EAGAIN;
-		err = send_wait(s, &deadline);
+		err = send_wait(s, &deadline, total);
 		if (err < 0)
 			return total ? (ssize_t)total : err;
 	}
@@ -248,13 +249,13 @@ static int recv_state(struct ls_sock *s)
 	return 0;
 }
 
-static int recv_wait(struct ls_sock *s, int64_t *deadline)
+static int recv_wait(struct ls_sock *s, int64_t *deadline, size_t got)
 {
 	int r;
 
 	if (*deadline == -2)
 		*deadline = ls_deadline(s->rcvtimeo_ns);
-	r = ls_block(rx_ready, s, *deadline, true);
+	r = ls_block(rx_ready, s, *deadline, ls_intr_for(s->rcvtimeo_ns, got));
 	return r == -ETIMEDOUT ? -EAGAIN : r;
 }
 
@@ -281,7 +282,7 @@ ssize_t ls_stream_recv(struct ls_sock *s, struct ls_iov *c, int flags)
 			return total ? (ssize_t)total : (r > 0 ? 0 : r);
 		if (nb)
 			return total ? (ssize_t)total : -EAGAIN;
-		r = recv_wait(s, &deadline);
+		r = recv_wait(s, &deadline, total);
 		if (r < 0)
 			return total ? (ssize_t)total : r;
 	}
@@ -335,7 +336,7 @@ ssize_t ls_stream_sendfile(struct ls_sock *s, int in_fd, off_t *off, size_t coun
 			total += (size_t)n;
 			continue;
 		}
-		if (n != -EAGAIN || nb || (n = send_wait(s, &deadline)) < 0)
+		if (n != -EAGAIN || nb || (n = send_wait(s, &deadline, total)) < 0)
 			return total ? (ssize_t)total : n;
 	}
 	return (ssize_t)total;

@@ -22,9 +22,15 @@
  * Each sleep is capped at LS_SLEEP_SLICE_NS, and the condition re-checked: a
  * hostile or buggy peer can zero the doorbell word (doorbell.h), and a lost
  * wake-up must cost latency, never a hang.
+ *
+ * Signals. ppoll returns EINTR after any handler ran, and the kernel's own
+ * socket calls are then restarted if the handler has SA_RESTART and the call
+ * has no timeout (ls_intr_for). ppoll does not say which signal it was, so
+ * handler_restarts() works it out from what could have been (below).
  */
 #include "libsock/libsock_internal.h"
 
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -141,9 +147,65 @@ static struct timespec ns_to_ts(int64_t ns)
 	return (struct timespec){ .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
 }
 
+/* Signals the kernel raises for the thread's own instruction or write, and
+ * abort()'s, which it raises for its caller: none can arrive while the
+ * thread sleeps in ppoll (only a kill(2) of one could). Their handlers are
+ * no candidates below, which matters: crash reporters and sanitizers
+ * install them without SA_RESTART. */
+static bool sig_synchronous(int sig)
+{
+	return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE ||
+	       sig == SIGTRAP || sig == SIGSYS || sig == SIGABRT || sig == SIGPIPE;
+}
+
+/* Did the handler that just interrupted this thread's ppoll have SA_RESTART?
+ * The signal was one this thread had unblocked (ppoll ran with its mask)
+ * whose disposition is a handler: no other signal interrupts a system call
+ * (an ignored one is discarded, a default action ends or stops the process,
+ * and a stopped ppoll resumes unseen), and not a synchronous one (above).
+ * So read those dispositions
+ * (sigaction(sig, NULL, &old), after the fact: only on this rare path). If
+ * every one has SA_RESTART, the one that ran had it; if none has, it had
+ * not. If they disagree, which one ran cannot be known without taking over
+ * the app's handlers or blocking its signals (which would move
+ * process-directed signals to other threads): answer EINTR, a deviation
+ * docs/LIBSOCK.md lists. glibc's own signals (SIGCANCEL, SIGSETXID) refuse
+ * sigaction and are skipped. */
+static bool handler_restarts(void)
+{
+	sigset_t blocked;
+	int handlers = 0;
+
+	if (pthread_sigmask(SIG_BLOCK, NULL, &blocked) != 0)
+		return false;
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction old;
+
+		if (sigismember(&blocked, sig) == 1 || sig_synchronous(sig) ||
+		    sigaction(sig, NULL, &old) != 0 ||
+		    old.sa_handler == SIG_DFL || old.sa_handler == SIG_IGN)
+			continue;            /* could not have interrupted this thread */
+		if (!(old.sa_flags & SA_RESTART))
+			return false;
+		handlers++;
+	}
+	return handlers > 0;
+}
+
+/* After ppoll said EINTR: 1 if cond holds anyway, 0 to sleep on (the
+ * kernel would have restarted the call), or -EINTR. */
+static int after_signal(ls_cond_fn cond, void *arg, enum ls_intr intr)
+{
+	if (check(cond, arg))
+		return 1;
+	if (intr == LS_INTR_RESTART && handler_restarts())
+		return 0;
+	return -EINTR;
+}
+
 /* One sleep. Returns 1 if cond became true, 0 to go round again, or
  * -ETIMEDOUT / -EINTR. */
-static int sleep_once(ls_cond_fn cond, void *arg, int64_t deadline, bool intr)
+static int sleep_once(ls_cond_fn cond, void *arg, int64_t deadline, enum ls_intr intr)
 {
 	struct pollfd pfd = { .fd = ls.wake_fd, .events = POLLIN };
 	int64_t left = deadline < 0 ? LS_SLEEP_SLICE_NS : deadline - ls_now_ns();
@@ -162,12 +224,12 @@ static int sleep_once(ls_cond_fn cond, void *arg, int64_t deadline, bool intr)
 	n = REAL(ppoll)(&pfd, 1, &ts, NULL);
 	err = n < 0 ? errno : 0;
 	ls_sleep_finish(&w, n > 0 && (pfd.revents & POLLIN));
-	if (err == EINTR && intr)
-		return check(cond, arg) ? 1 : -EINTR;
+	if (err == EINTR && intr != LS_INTR_NEVER)
+		return after_signal(cond, arg, intr);
 	return 0;
 }
 
-int ls_block(ls_cond_fn cond, void *arg, int64_t deadline_ns, bool intr)
+int ls_block(ls_cond_fn cond, void *arg, int64_t deadline_ns, enum ls_intr intr)
 {
 	int r;
 

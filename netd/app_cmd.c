@@ -459,9 +459,11 @@ static int op_getsockopt(struct cmd_ctx *x)
 {
 	int opt = tcp_opt_of(x->c->arg0, x->c->arg1);
 
+	if (x->c->arg0 == IPPROTO_TCP && x->c->arg1 == TCP_INFO)   /* the value: app_sock.optval */
+		return app_tcp_info(x->st, x->app, x->c->sock, x->now, &x->out->val);
 	if (opt && x->ns->type != SOCK_STREAM) {     /* UDP: buffers are the byte rings */
 		if (x->c->arg0 != SOL_SOCKET)
-			return -ENOPROTOOPT;
+			return -EOPNOTSUPP;          /* Linux: no IPPROTO_TCP level on UDP */
 		x->out->val = opt == TCP_SOCKOPT_RCVBUF || opt == TCP_SOCKOPT_SNDBUF ? (int64_t)x->app->buf_size
 			    : opt == TCP_SOCKOPT_LINGER ? -1 : 0;
 		return 0;

@@ -1,7 +1,7 @@
 /* netd/app_internal.h — private to netd's application side (app.c,
- * app_cmd.c, app_sock.c, app_data.c, sockd_link.c): the trusted state netd
- * keeps for each app and each of its sockets, and the handoff between the
- * link thread and the engine.
+ * app_cmd.c, app_sock.c, app_data.c, app_tcpinfo.c, sockd_link.c): the
+ * trusted state netd keeps for each app and each of its sockets, and the
+ * handoff between the link thread and the engine.
  *
  * Trust: everything here lives in netd's heap. The app's region is read
  * through these copies: geometry from sockd's app_attach (never app.ctl),
@@ -271,6 +271,14 @@ void app_udp_rx(struct netd_apps_state *st, struct stack_event *ev);
 int app_udp_autobind(struct netd_apps_state *st, struct netd_app *app, uint32_t i);
 /* Bytes in socket i's rx ring the app has not read, or UINT32_MAX if corrupt. */
 uint32_t app_rx_unread(const struct netd_app *app, uint32_t i);
+
+/* -------------------------------------------------------- app_tcpinfo.c */
+
+/* getsockopt(IPPROTO_TCP, TCP_INFO) on socket i: Linux's struct tcp_info
+ * (struct app_tcp_info) written into app->socks[i].optval, *len = its
+ * length. Returns 0, or -EOPNOTSUPP for a datagram socket (as Linux). */
+int app_tcp_info(struct netd_apps_state *st, struct netd_app *app, uint32_t i, uint64_t now,
+		 int64_t *len);
 
 /* -------------------------------------------------------- sockd_link.c */
 

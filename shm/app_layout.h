@@ -77,7 +77,7 @@
 
 #include "shm/doorbell.h"
 
-#define APP_LAYOUT_VERSION  1u
+#define APP_LAYOUT_VERSION  2u   /* 2: app_sock.optval (TCP_INFO) */
 
 #define APP_SOCK_FILE       "sockd.sock"   /* RUN_DIR/sockd.sock */
 #define APP_AREA_CTL        "app.ctl"
@@ -132,7 +132,9 @@ enum app_op {
 	APP_OP_SHUTDOWN,      /* sock, arg0 = SHUT_RD/WR/RDWR  -> 0 | -errno */
 	APP_OP_CLOSE,         /* sock                          -> 0; the index is free after */
 	APP_OP_SETSOCKOPT,    /* sock, arg0 = level, arg1 = optname, val = value -> 0 | -errno */
-	APP_OP_GETSOCKOPT,    /* sock, arg0 = level, arg1 = optname -> 0, cpl.val | -errno */
+	APP_OP_GETSOCKOPT,    /* sock, arg0 = level, arg1 = optname -> 0, cpl.val | -errno;
+	                       *   a value too big for cpl.val (TCP_INFO) goes to
+	                       *   app_sock.optval, and cpl.val is its length */
 	APP_OP_GETNAME,       /* sock, arg0 = 0 local / 1 peer -> 0, cpl.addr:port | -ENOTCONN */
 	APP_OP_TX,            /* sock: the tx ring has new bytes (notification, no completion) */
 	APP_OP_RX_DONE,       /* sock: the app consumed rx bytes (window update; no completion) */
@@ -196,6 +198,18 @@ enum app_events {
 	APP_EV_ERR = 1u << 4,        /* app_sock.error holds a pending -errno */
 };
 
+/* Option values that do not fit app_cpl.val. A completion is one cache line
+ * (40 bytes of it free) and struct tcp_info is 232 bytes, so netd writes such
+ * a value here, in the socket's own slot, before it posts the completion
+ * (the completion's release publishes it; libsock reads it after its
+ * acquire), and cpl.val is the length written. One slot per socket, not per
+ * command: libsock lets one such getsockopt per socket be in flight, so a
+ * slot is never written while its reader copies it. Why not several
+ * completions: every command has exactly one, and netd sizes its intake by
+ * that; why not a slot per pending seq: a seq's slot would outlive a
+ * timed-out waiter. netd only writes here, never reads. */
+#define APP_OPTVAL_MAX 256u
+
 struct app_sock {
 	_Atomic uint32_t events;  /* enum app_events, netd writes (release) */
 	_Atomic int32_t error;    /* pending -errno for SO_ERROR, netd writes; app clears via GETSOCKOPT */
@@ -204,9 +218,56 @@ struct app_sock {
 	uint8_t pad[48];
 	struct app_bring rx;      /* netd produces, app consumes */
 	struct app_bring tx;      /* app produces, netd consumes */
+	uint8_t optval[APP_OPTVAL_MAX];   /* netd writes the value of a GETSOCKOPT (above) */
 };
-_Static_assert(sizeof(struct app_sock) == 320, "app_sock layout changed");
+_Static_assert(sizeof(struct app_sock) == 576, "app_sock layout changed");
 _Static_assert(offsetof(struct app_sock, rx) == 64, "app_sock layout changed");
+_Static_assert(offsetof(struct app_sock, optval) == 320, "app_sock layout changed");
+
+/* getsockopt(IPPROTO_TCP, TCP_INFO)'s value in app_sock.optval: Linux's
+ * struct tcp_info (uapi <linux/tcp.h>, Linux 6.1's 232 bytes; the ABI only
+ * grows at the end, and glibc's <netinet/tcp.h> version is its first 104
+ * bytes), spelled here in fixed-width fields because <linux/tcp.h> and
+ * <netinet/tcp.h> cannot be included together. libsock copies the app's
+ * optlen's worth, whichever header the app was built with.
+ * tests/tools/tcp_info_check.c checks every offset against <linux/tcp.h>.
+ * Units are Linux's: times in microseconds (last_* in milliseconds),
+ * unacked/sacked/lost/retrans/snd_cwnd/snd_ssthresh in segments. */
+struct app_tcp_info {
+	uint8_t tcpi_state;          /* Linux's TCP_ESTABLISHED... (netinet/tcp.h) */
+	uint8_t tcpi_ca_state;       /* TCP_CA_Open... */
+	uint8_t tcpi_retransmits;
+	uint8_t tcpi_probes;
+	uint8_t tcpi_backoff;
+	uint8_t tcpi_options;        /* TCPI_OPT_* */
+	uint8_t tcpi_wscale;         /* Linux's bitfields snd_wscale:4 (low), rcv_wscale:4 (high) */
+	uint8_t tcpi_rate_flags;     /* delivery_rate_app_limited:1, fastopen_client_fail:2 */
+	uint32_t tcpi_rto, tcpi_ato, tcpi_snd_mss, tcpi_rcv_mss;
+	uint32_t tcpi_unacked, tcpi_sacked, tcpi_lost, tcpi_retrans, tcpi_fackets;
+	uint32_t tcpi_last_data_sent, tcpi_last_ack_sent, tcpi_last_data_recv, tcpi_last_ack_recv;
+	uint32_t tcpi_pmtu, tcpi_rcv_ssthresh, tcpi_rtt, tcpi_rttvar;
+	uint32_t tcpi_snd_ssthresh, tcpi_snd_cwnd, tcpi_advmss, tcpi_reordering;
+	uint32_t tcpi_rcv_rtt, tcpi_rcv_space;
+	uint32_t tcpi_total_retrans;
+	uint64_t tcpi_pacing_rate, tcpi_max_pacing_rate;
+	uint64_t tcpi_bytes_acked, tcpi_bytes_received;
+	uint32_t tcpi_segs_out, tcpi_segs_in;
+	uint32_t tcpi_notsent_bytes, tcpi_min_rtt;
+	uint32_t tcpi_data_segs_in, tcpi_data_segs_out;
+	uint64_t tcpi_delivery_rate;
+	uint64_t tcpi_busy_time, tcpi_rwnd_limited, tcpi_sndbuf_limited;
+	uint32_t tcpi_delivered, tcpi_delivered_ce;
+	uint64_t tcpi_bytes_sent, tcpi_bytes_retrans;
+	uint32_t tcpi_dsack_dups, tcpi_reord_seen;
+	uint32_t tcpi_rcv_ooopack;
+	uint32_t tcpi_snd_wnd;
+};
+_Static_assert(sizeof(struct app_tcp_info) == 232, "Linux 6.1's struct tcp_info");
+_Static_assert(offsetof(struct app_tcp_info, tcpi_rto) == 8, "struct tcp_info layout");
+_Static_assert(offsetof(struct app_tcp_info, tcpi_total_retrans) == 100, "glibc's 104 bytes");
+_Static_assert(offsetof(struct app_tcp_info, tcpi_pacing_rate) == 104, "struct tcp_info layout");
+_Static_assert(offsetof(struct app_tcp_info, tcpi_snd_wnd) == 228, "struct tcp_info layout");
+_Static_assert(sizeof(struct app_tcp_info) <= APP_OPTVAL_MAX, "TCP_INFO fits app_sock.optval");
 
 /* UDP records in a byte ring: this header, then len payload bytes; the next
  * record starts at the next multiple of 8. */
@@ -287,6 +348,15 @@ struct app_attach {
 	uint64_t region_size;
 };
 _Static_assert(sizeof(struct app_attach) == 40, "app_attach layout changed");
+
+/* netd -> sockd, with APP_ATTACH_NFDS fds (the region, netd's wake write
+ * end): an app netd kept serving while no sockd was connected, offered
+ * once per app after sockd's welcome. The body is the app_attach netd got
+ * (magic APP_ADOPT_MAGIC). A sockd that restarted has forgotten the app:
+ * it checks the process still lives (pidfd, uid), takes it back and owes
+ * netd its attach, which netd recognises as a replay by the region. A sockd
+ * that knows the app ignores the offer. */
+#define APP_ADOPT_MAGIC 0x41414450u   /* "AADP" */
 
 struct app_detach {
 	uint32_t magic;           /* APP_DETACH_MAGIC */

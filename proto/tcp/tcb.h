@@ -166,6 +166,15 @@ struct tcb {
 	/* ---- statistics (tcp_info) ---- */
 	uint64_t bytes_acked, bytes_received;
 	uint64_t total_retrans;
+	uint64_t bytes_sent;         /* payload bytes sent, retransmissions included */
+	uint64_t bytes_retrans;      /* payload bytes retransmitted */
+	uint64_t last_data_sent;     /* when a segment with payload last went out (0: never) */
+	uint64_t last_data_rcvd;     /* when in-window payload last arrived (0: never) */
+	uint64_t last_seg_rcvd;      /* when any segment for this TCB last arrived */
+	uint32_t segs_out, segs_in;  /* segments sent / received (as GRO merged them), any kind */
+	uint32_t data_segs_out, data_segs_in;   /* of those, the ones with payload */
+	uint32_t dsack_dups;         /* D-SACK blocks received (RFC 2883) */
+	uint32_t rcv_ooopack;        /* segments that arrived out of order */
 } __attribute__((aligned(64)));
 
 #define TCB_SEG_BYTES offsetof(struct tcb, tw)          /* every segment */

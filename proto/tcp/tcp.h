@@ -292,21 +292,44 @@ int tcp_getsockopt(struct tcp_stack *ts, uint32_t conn, int opt, void *val,
 
 /* ------------------------------------------------------ observability */
 
-/* One connection, as `ss -ti` shows it. Times in microseconds. */
+/* Where loss recovery stands: the stages of Linux's tcpi_ca_state (its
+ * enum tcp_ca_state, a name glibc's <netinet/tcp.h> takes). */
+enum tcp_ca_phase {
+	TCP_CAS_OPEN = 0,          /* nothing amiss */
+	TCP_CAS_DISORDER,          /* duplicate ACKs or SACKs seen, no recovery yet */
+	TCP_CAS_RECOVERY,          /* fast recovery (RFC 6582 / RFC 6675) */
+	TCP_CAS_LOSS,              /* after a retransmission timeout, until new data is ACKed */
+};
+
+/* One connection, as `ss -ti` shows it. Times in microseconds, except the
+ * last_* instants, which are TCP's clock (the `now` of the calls, ns). */
 struct tcp_conn_info {
 	uint8_t state;             /* enum tcp_state */
 	uint8_t snd_wscale, rcv_wscale;
 	uint8_t opts;              /* TCP_INFO_OPT_* negotiated */
 	uint32_t laddr, raddr;
 	uint16_t lport, rport;
-	uint32_t rtt_us, rttvar_us, rto_us;
+	uint32_t rtt_us, rttvar_us, rto_us;   /* rto with the backoff applied */
+	uint32_t min_rtt_us;               /* smallest sample, 0: none yet */
 	uint32_t snd_mss, rcv_mss;
 	uint32_t snd_cwnd, snd_ssthresh;   /* bytes */
 	uint32_t snd_wnd, rcv_wnd;         /* bytes, scaled */
-	uint32_t unacked, sacked, lost;    /* bytes in flight / SACKed / marked lost */
+	uint32_t unacked, sacked, lost;    /* bytes in flight / SACKed / deemed lost */
+	uint32_t retrans;                  /* bytes retransmitted and still in flight */
+	uint32_t notsent;                  /* bytes queued by the user, not sent yet */
 	uint32_t backoff;                  /* consecutive RTO expiries */
+	uint8_t ca_state;                  /* enum tcp_ca_phase */
+	uint8_t retransmits;               /* retransmissions of the current head, unanswered */
+	uint8_t probes;                    /* keepalive / zero-window probes unanswered */
+	uint16_t pmtu;                     /* path MTU learned from ICMP, 0: the route's */
+	uint32_t rcvbuf, sndbuf;           /* bytes TCP buffers for this conn (SO_RCVBUF/SNDBUF) */
+	uint32_t ato_us;                   /* delayed-ACK timeout */
 	uint64_t bytes_acked, bytes_received;
+	uint64_t bytes_sent, bytes_retrans;   /* payload bytes, retransmissions in both */
 	uint64_t total_retrans;            /* segments retransmitted */
+	uint32_t segs_out, segs_in, data_segs_out, data_segs_in;
+	uint32_t dsack_dups, rcv_ooopack;
+	uint64_t last_data_sent, last_data_rcvd, last_seg_rcvd;   /* ns; 0: never */
 	char cc[16];
 };
 #define TCP_INFO_OPT_TIMESTAMPS 0x1u

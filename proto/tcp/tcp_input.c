@@ -619,8 +619,10 @@ static bool check_ack(struct tcp_stack *ts, const struct tcp_env *env, struct tc
 		t->soft_error = 0;   /* the peer answers: an ICMP soft error is old news */
 	if ((t->flags & TF_SACK_OK) && seg->opt.nsack) {
 		new_sacked = tcp_scoreboard_update(t, &seg->opt, seg->ack, &dsack);
-		if (dsack)
+		if (dsack) {
 			TCP_INC(ts, DSACKS_RECV);
+			t->dsack_dups++;
+		}
 	}
 	if (seq_gt(seg->ack, t->snd_una))
 		ack_advance(ts, env, t, seg, now);
@@ -697,7 +699,9 @@ static void input_text(struct tcp_stack *ts, const struct tcp_env *env, struct t
 	}
 	copy_to_ring(ts, t, seg, off, seq, len);
 	t->last_rcv = now;
+	t->last_data_rcvd = now;
 	if (seq != t->rcv_nxt) {
+		t->rcv_ooopack++;
 		if (tcp_ooo_insert(t, seq, seq + len) < 0)
 			TCP_DROP(ts, TCP_OFO_MEMLIMIT);
 		else
@@ -770,6 +774,15 @@ static bool time_wait_reusable(const struct tcb *t, const struct tcp_seg *seg)
 	return seq_gt(seg->seq, t->rcv_nxt);
 }
 
+/* What one segment for t adds to its statistics (tcb.h, for TCP_INFO). */
+static void seg_stats(struct tcb *t, const struct tcp_seg *seg, uint64_t now)
+{
+	t->segs_in++;
+	t->last_seg_rcvd = now;
+	if (seg->data_len)
+		t->data_segs_in++;
+}
+
 /* Find the TCB for seg (flow_hash: its tcp_flow_hash, NULL if not known
  * yet) and run the state's processing. Returns the TCB that may have output
  * pending, or NULL. */
@@ -794,6 +807,7 @@ static struct tcb *dispatch(struct tcp_stack *ts, const struct tcp_env *env,
 			return input_closed(ts, env, seg, now), NULL;
 		return input_listen(ts, env, l, seg, now);
 	}
+	seg_stats(t, seg, now);
 	if (t->state == TCPS_SYN_SENT)
 		input_syn_sent(ts, env, t, seg, now);
 	else

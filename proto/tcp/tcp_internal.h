@@ -29,7 +29,7 @@
 #include "proto/tcp/tcp_isn.h"
 
 #define TCP_STACK_MAGIC   0x54435053u   /* "TCPS" */
-#define TCP_STACK_VERSION 3u
+#define TCP_STACK_VERSION 5u   /* 5: per-TCB statistics for TCP_INFO (tcb.h) */
 
 /* ------------------------------------------------- wire format (RFC 9293 3.1) */
 
@@ -296,6 +296,11 @@ uint32_t tcp_sack_pipe(const struct tcb *t);
 unsigned tcp_sack_next_seg(const struct tcb *t, bool last_resort, uint32_t *seq,
 			   uint32_t *len);
 uint32_t tcp_sacked_bytes(const struct tcb *t);
+/* TCP_INFO's view of recovery: the unSACKed bytes RFC 6675 IsLost deems
+ * lost, and those of them retransmitted and not yet acknowledged (below
+ * HighRxt). */
+uint32_t tcp_sack_lost_bytes(const struct tcb *t);
+uint32_t tcp_sack_retrans_bytes(const struct tcb *t);
 
 /* ------------------------------------------------------------ tcp_icmp.c */
 

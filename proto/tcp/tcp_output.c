@@ -165,6 +165,19 @@ static void ack_sent(struct tcp_stack *ts, struct tcb *t, uint32_t wnd)
 		tcp_timer_clear(ts, t, TCB_T_DELACK);
 }
 
+/* What one segment from t adds to its statistics (tcb.h, for TCP_INFO). */
+static void xmit_stats(struct tcb *t, uint32_t dlen, bool rexmt, uint64_t now)
+{
+	t->segs_out++;
+	if (!dlen)
+		return;
+	t->data_segs_out++;
+	t->bytes_sent += dlen;
+	t->last_data_sent = now;
+	if (rexmt)
+		t->bytes_retrans += dlen;
+}
+
 /* Build and send the segment covering [seq, seq + len) of t's sequence space
  * (SYN and FIN included where they fall), retransmission or not. Returns 0 or
  * -ENOBUFS (nothing sent, the timers recover). */
@@ -194,6 +207,7 @@ static int xmit_build(struct tcp_stack *ts, const struct tcp_env *env, struct tc
 	h.wnd = wnd_field(t, wnd, syn);
 	if (flags & TH_ACK)
 		ack_sent(ts, t, syn ? h.wnd : (uint32_t)h.wnd << t->rcv_wscale);
+	xmit_stats(t, dlen, seq_lt(dseq, t->snd_max), now);
 	finish(ts, env, b, &h, now);
 	return 0;
 }
@@ -245,7 +259,10 @@ static void send_ctl(struct tcp_stack *ts, const struct tcp_env *env, struct tcb
 	fill_hdr(t, &h, seq, flags, &o);
 	wnd = (flags & TH_RST) ? 0 : tcp_rcv_window(ts, t);
 	h.wnd = (flags & TH_RST) ? 0 : wnd_field(t, wnd, false);
-	if (tcp_send_raw(ts, env, &h, now) == 0 && (flags & TH_ACK) && !(flags & TH_RST))
+	if (tcp_send_raw(ts, env, &h, now) != 0)
+		return;
+	xmit_stats(t, 0, false, now);
+	if ((flags & TH_ACK) && !(flags & TH_RST))
 		ack_sent(ts, t, (uint32_t)h.wnd << t->rcv_wscale);
 }
 

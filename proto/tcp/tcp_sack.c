@@ -217,6 +217,33 @@ uint32_t tcp_sack_pipe(const struct tcb *t)
 	return pipe;
 }
 
+uint32_t tcp_sack_lost_bytes(const struct tcb *t)
+{
+	uint32_t lost = 0;
+
+	for (unsigned k = 0; k < t->n_score; k++) {
+		struct tcp_range r = unsacked(t, k);
+
+		if (seq_lt(r.start, r.end) && hole_lost(t, k))
+			lost += r.end - r.start;
+	}
+	return lost;
+}
+
+/* Pipe's part (b): retransmitted bytes still unSACKed, i.e. in flight again. */
+uint32_t tcp_sack_retrans_bytes(const struct tcb *t)
+{
+	uint32_t rexmt = 0;
+
+	for (unsigned k = 0; k <= t->n_score; k++) {
+		struct tcp_range r = unsacked(t, k);
+
+		if (seq_lt(r.start, r.end) && seq_gt(t->rexmt_high, r.start))
+			rexmt += seq_min(t->rexmt_high, r.end) - r.start;
+	}
+	return rexmt;
+}
+
 /* Up to one SMSS from the start of [s, end). */
 static unsigned pick(const struct tcb *t, uint32_t s, uint32_t end, unsigned rule,
 		     uint32_t *seq, uint32_t *len)

@@ -12,6 +12,12 @@
 #               blocked epoll_wait woken by netd's doorbell
 #   rcvtimeo    blocking recv with SO_RCVTIMEO: EAGAIN on time
 #   eintr       a signal interrupts a blocking recv: EINTR
+#   sarestart   as Linux: an SA_RESTART handler lets a blocking recv and
+#               accept go on, unless SO_RCVTIMEO is set (EINTR); without
+#               SA_RESTART, EINTR; MSG_WAITALL returns the partial count;
+#               poll is never restarted
+#   tcpinfo     getsockopt(TCP_INFO) through app_sock.optval: Linux's optlen
+#               rules, read-only, EOPNOTSUPP on UDP, 4 threads on one socket
 #   fallback    AF_UNIX, AF_INET6, 127.0.0.1 (bind and connect), an address
 #               netd cannot reach: kernel sockets, counted and logged once
 #   strict      --strict turns those into errors; the stack still works
@@ -85,7 +91,8 @@ expect_err() {   # expect_err PATTERN WHY: the last client's stderr has it
   grep -q -- "$1" "$LAST_ERR" || fail "$2: no \"$1\" on stderr"
 }
 
-for s in roundtrip nbconnect epoll rcvtimeo eintr fdreuse udp listen sockopt sendfile threads fork; do
+for s in roundtrip nbconnect epoll rcvtimeo eintr sarestart fdreuse udp listen sockopt tcpinfo \
+         sendfile threads fork; do
   client "$s" --run-dir "$RUN"
 done
 

@@ -11,7 +11,7 @@
  *
  *   sock_client SCENARIO      one of: roundtrip nbconnect epoll rcvtimeo eintr
  *                             fallback strict nostack fdreuse udp listen
- *                             sockopt sendfile threads fork
+ *                             sockopt tcpinfo sarestart sendfile threads fork
  * Prints "ok SCENARIO: step" per check and exits 0, or "FAIL SCENARIO: ..."
  * and exits 1. Every wait has a timeout; an alarm ends a stuck run.
  */
@@ -799,6 +799,219 @@ static void scen_sockopt(void)
 	close(fd);
 }
 
+/* ------------------------------------------------------------ tcpinfo */
+
+/* The fake answers TCP_INFO with every 32-bit word after the first 8 bytes
+ * set to one number per call: a copy that mixed two answers shows. */
+static uint32_t info_word(const struct tcp_info *ti, unsigned w)
+{
+	uint32_t v;
+
+	memcpy(&v, (const uint8_t *)ti + 4 * w, sizeof(v));
+	return v;
+}
+
+static bool info_consistent(const struct tcp_info *ti, socklen_t len)
+{
+	for (unsigned w = 3; w < len / 4; w++)
+		if (info_word(ti, w) != info_word(ti, 2))
+			return false;
+	return info_word(ti, 2) != 0;
+}
+
+/* Linux's optlen rules: min(optlen, the struct) copied and written back. */
+static void info_lengths(int fd)
+{
+	uint8_t big[400];
+	struct tcp_info ti;
+	socklen_t l = sizeof(ti);
+
+	CHECK(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l) == 0 && l == sizeof(ti),
+	      "glibc's struct tcp_info: len %u", (unsigned)l);
+	CHECK(ti.tcpi_state == TCP_ESTABLISHED && info_consistent(&ti, l), "state, values");
+	l = sizeof(big);
+	CHECK(getsockopt(fd, IPPROTO_TCP, TCP_INFO, big, &l) == 0 && l == 232,
+	      "a bigger buffer: the whole struct, 232 bytes, len %u", (unsigned)l);
+	memset(big, 0xaa, sizeof(big));
+	l = 8;
+	CHECK(getsockopt(fd, IPPROTO_TCP, TCP_INFO, big, &l) == 0 && l == 8 &&
+	      big[0] == TCP_ESTABLISHED && big[8] == 0xaa, "8 bytes: 8 copied, nothing after");
+	l = 0;
+	CHECK(getsockopt(fd, IPPROTO_TCP, TCP_INFO, big, &l) == 0 && l == 0, "len 0");
+	l = (socklen_t)-1;
+	CHECK(getsockopt(fd, IPPROTO_TCP, TCP_INFO, big, &l) == -1 && errno == EINVAL,
+	      "negative len: EINVAL");
+	CHECK(setsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, sizeof(ti)) == -1 && errno == ENOPROTOOPT,
+	      "set TCP_INFO: ENOPROTOOPT");
+}
+
+static void *info_hammer(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+
+	for (int i = 0; i < 500; i++) {
+		struct tcp_info ti;
+		socklen_t l = sizeof(ti);
+
+		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l) != 0 || !info_consistent(&ti, l))
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void scen_tcpinfo(void)
+{
+	int fd = tcp_connect(ECHO_ADDR, 7), u = socket(AF_INET, SOCK_DGRAM, 0), v;
+	struct tcp_info ti;
+	socklen_t l = sizeof(ti);
+	pthread_t t[4];
+	void *bad = NULL;
+
+	info_lengths(fd);
+	ok("TCP_INFO: Linux's optlen rules (short, long, 0, negative), read-only");
+	CHECK(getsockopt(u, IPPROTO_TCP, TCP_INFO, &ti, &l) == -1 && errno == EOPNOTSUPP,
+	      "UDP: EOPNOTSUPP");
+	l = sizeof(v);
+	CHECK(getsockopt(u, IPPROTO_TCP, TCP_NODELAY, &v, &l) == -1 && errno == EOPNOTSUPP,
+	      "UDP, get TCP_NODELAY: EOPNOTSUPP");
+	ok("TCP level on a UDP socket: getsockopt EOPNOTSUPP, as Linux");
+	for (int i = 0; i < 4; i++)
+		CHECK(pthread_create(&t[i], NULL, info_hammer, (void *)(intptr_t)fd) == 0, "thread");
+	for (int i = 0; i < 4; i++) {
+		void *r;
+
+		pthread_join(t[i], &r);
+		bad = r ? r : bad;
+	}
+	CHECK(!bad, "a TCP_INFO copy mixed two answers");
+	ok("4 threads x 500 TCP_INFO on one socket: every copy is one answer");
+	close(u);
+	close(fd);
+}
+
+/* ------------------------------------------------------------ sarestart */
+
+static volatile sig_atomic_t usr1_hits;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	usr1_hits++;
+}
+
+static void usr1_handler(int flags)
+{
+	struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = flags };
+
+	sigemptyset(&sa.sa_mask);
+	CHECK(sigaction(SIGUSR1, &sa, NULL) == 0, "sigaction");
+	usr1_hits = 0;
+}
+
+/* A helper thread: SIGUSR1 to `target` at sig_ms, then (act_ms > 0) at
+ * act_ms one byte sent on fd, which the echo returns, or a connect to port. */
+struct nudge {
+	pthread_t target, thread;
+	int fd, port, sig_ms, act_ms;
+};
+
+static void *nudger(void *arg)
+{
+	struct nudge *n = arg;
+
+	usleep((useconds_t)n->sig_ms * 1000);
+	pthread_kill(n->target, SIGUSR1);
+	if (n->act_ms <= 0)
+		return NULL;
+	usleep((useconds_t)(n->act_ms - n->sig_ms) * 1000);
+	if (n->port)
+		n->fd = tcp_connect(HOST_ADDR, (uint16_t)n->port);
+	else
+		CHECK(send(n->fd, "r", 1, 0) == 1, "nudger send");
+	return NULL;
+}
+
+static void nudge(struct nudge *n, int fd, int port, int sig_ms, int act_ms)
+{
+	*n = (struct nudge){ .target = pthread_self(), .fd = fd, .port = port,
+			     .sig_ms = sig_ms, .act_ms = act_ms };
+	CHECK(pthread_create(&n->thread, NULL, nudger, n) == 0, "nudger");
+}
+
+/* recv interrupted at 100 ms; the byte comes at 250 ms. */
+static void restart_recv(int fd, int flags, bool expect_restart, const char *what)
+{
+	struct nudge n;
+	int64_t t0 = now_ms();
+	ssize_t r;
+	char c = 0;
+
+	usr1_handler(flags);
+	nudge(&n, fd, 0, 100, 250);
+	r = recv(fd, &c, 1, 0);
+	if (expect_restart)
+		CHECK(r == 1 && c == 'r' && usr1_hits == 1 && now_ms() - t0 >= 200,
+		      "%s: r=%zd after %lld ms", what, r, (long long)(now_ms() - t0));
+	else
+		CHECK(r == -1 && errno == EINTR && usr1_hits == 1 && now_ms() - t0 < 240,
+		      "%s: r=%zd after %lld ms", what, r, (long long)(now_ms() - t0));
+	pthread_join(n.thread, NULL);
+	if (!expect_restart)
+		CHECK(recv(fd, &c, 1, 0) == 1 && c == 'r', "the late byte");
+	ok(what);
+}
+
+static void restart_others(int fd)
+{
+	int l = listener(8090), s, c;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct nudge n;
+	char buf[2];
+
+	CHECK(send(fd, "a", 1, 0) == 1 && poll(&p, 1, 2000) == 1, "one byte back");
+	nudge(&n, fd, 0, 100, 0);
+	CHECK(recv(fd, buf, 2, MSG_WAITALL) == 1 && buf[0] == 'a', "MSG_WAITALL: the partial count");
+	pthread_join(n.thread, NULL);
+	ok("SA_RESTART, MSG_WAITALL with one of two bytes: the signal ends it with 1");
+	nudge(&n, -1, 8090, 100, 250);
+	s = accept(l, NULL, NULL);
+	CHECK(s >= 0 && usr1_hits == 2, "accept restarted");
+	pthread_join(n.thread, NULL);
+	c = n.fd;
+	ok("SA_RESTART: accept goes on after the handler and returns the connection");
+	nudge(&n, fd, 0, 100, 0);
+	CHECK(poll(&p, 1, 2000) == -1 && errno == EINTR, "poll: EINTR");
+	pthread_join(n.thread, NULL);
+	ok("SA_RESTART: poll is never restarted, EINTR");
+	close(c);
+	close(s);
+	close(l);
+}
+
+static void on_fault(int sig)
+{
+	_exit(128 + sig);
+}
+
+static void scen_sarestart(void)
+{
+	struct sigaction crash = { .sa_handler = on_fault };   /* as crash reporters: no SA_RESTART */
+	struct timeval tv = { .tv_sec = 2 }, none = { 0 };
+	int fd = tcp_connect(ECHO_ADDR, 7);
+
+	CHECK(sigaction(SIGSEGV, &crash, NULL) == 0 && sigaction(SIGBUS, &crash, NULL) == 0,
+	      "fault handlers");
+	restart_recv(fd, SA_RESTART, true, "SA_RESTART: recv goes on after the handler, gets the byte "
+		     "(fault handlers without it do not count)");
+	restart_recv(fd, 0, false, "no SA_RESTART: recv fails with EINTR");
+	CHECK(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0, "SO_RCVTIMEO");
+	restart_recv(fd, SA_RESTART, false, "SA_RESTART with SO_RCVTIMEO: recv fails with EINTR");
+	CHECK(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none)) == 0, "SO_RCVTIMEO 0");
+	usr1_handler(SA_RESTART);
+	restart_others(fd);
+	close(fd);
+}
+
 /* ------------------------------------------------------------ sendfile */
 
 static void scen_sendfile(void)
@@ -928,6 +1141,7 @@ int main(int argc, char **argv)
 		{ "fallback", scen_fallback }, { "strict", scen_strict }, { "fdreuse", scen_fdreuse },
 		{ "udp", scen_udp }, { "listen", scen_listen }, { "sockopt", scen_sockopt },
 		{ "sendfile", scen_sendfile }, { "threads", scen_threads }, { "fork", scen_fork },
+		{ "tcpinfo", scen_tcpinfo }, { "sarestart", scen_sarestart },
 	};
 
 	if (argc < 2) {

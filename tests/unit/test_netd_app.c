@@ -21,6 +21,7 @@
 #include "netd/app_cmd.c"
 #include "netd/app_data.c"
 #include "netd/app_sock.c"
+#include "netd/app_tcpinfo.c"
 #include "netd/sockd_link.c"
 #include "tests/support/pkb_fixture.h"
 
@@ -671,6 +672,84 @@ static void test_tcp_privileged_port_with_bind_priv(void **state)
 				      .arg0 = APP_SO_REUSEADDR)), -EADDRINUSE);
 }
 
+/* TCP_INFO as libsock reads it: the completion's val is the length netd
+ * wrote into the socket's app_sock.optval. */
+static struct app_tcp_info tcp_info_of(struct fx *fx, uint32_t s)
+{
+	struct app_cpl c = call(fx, CMD(.op = APP_OP_GETSOCKOPT, .sock = s, .arg0 = IPPROTO_TCP,
+					 .arg1 = TCP_INFO));
+	struct app_tcp_info ti;
+
+	assert_int_equal(c.result, 0);
+	assert_int_equal(c.val, sizeof(ti));
+	memcpy(&ti, fx->app[0].socks[s].optval, sizeof(ti));
+	return ti;
+}
+
+static void test_tcp_info_established_after_transfer(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t msg[3000], got[3000];
+	struct app_tcp_info ti;
+	int pc;
+
+	memset(msg, 'x', sizeof(msg));
+	attach(fx, &fx->app[0], 0);
+	connect_to_peer(fx, 0, 80, &pc);
+	assert_int_equal(app_write(&fx->app[0], 0, msg, sizeof(msg)), sizeof(msg));
+	settle(fx);
+	assert_int_equal(peer_read_all(fx, pc, got, sizeof(got)), sizeof(msg));
+	assert_int_equal(tcp_send(fx->b.stk.tcp, &fx->b.stk.tcp_env, (uint32_t)pc, msg, 700, 0,
+				  fx->now), 700);
+	settle(fx);
+	ti = tcp_info_of(fx, 0);
+	assert_int_equal(ti.tcpi_state, TCP_ESTABLISHED);
+	assert_int_equal(ti.tcpi_ca_state, TCP_CA_Open);
+	assert_int_equal(ti.tcpi_options, TCPI_OPT_TIMESTAMPS | TCPI_OPT_SACK | TCPI_OPT_WSCALE);
+	/* the fake clock ticks 1 ms per trip, and often not within one: TCP
+	 * took samples of 0 and 1 ms; 0 reads 1 us (measured, below the clock) */
+	assert_true(ti.tcpi_rtt > 0 && ti.tcpi_rtt <= 1000);
+	assert_true(ti.tcpi_min_rtt > 0 && ti.tcpi_min_rtt <= 1000);
+	assert_true(ti.tcpi_rto >= 200000);
+	assert_true(ti.tcpi_snd_mss > 1000 && ti.tcpi_snd_mss <= 1460);
+	assert_true(ti.tcpi_snd_cwnd >= 10);          /* segments: IW10, then slow start */
+	assert_int_equal(ti.tcpi_snd_ssthresh, 0x7fffffff);
+	assert_int_equal(ti.tcpi_unacked, 0);
+	assert_int_equal(ti.tcpi_pmtu, 1500);
+	assert_int_equal(ti.tcpi_reordering, 3);
+	assert_int_equal(ti.tcpi_bytes_acked, sizeof(msg));
+	assert_int_equal(ti.tcpi_bytes_sent, sizeof(msg));
+	assert_int_equal(ti.tcpi_bytes_received, 700);
+	assert_true(ti.tcpi_data_segs_out >= 3 && ti.tcpi_segs_out > ti.tcpi_data_segs_out);
+	assert_int_equal(ti.tcpi_data_segs_in, 1);
+	assert_true(ti.tcpi_segs_in > ti.tcpi_data_segs_in);
+	assert_int_equal(ti.tcpi_total_retrans, 0);
+	assert_true(ti.tcpi_last_data_recv < ti.tcpi_last_data_sent);   /* ms: received last */
+	assert_true(ti.tcpi_last_data_sent < 1000);
+	assert_true(ti.tcpi_snd_wnd > 0);
+}
+
+static void test_tcp_info_unconnected_listening_and_udp(void **state)
+{
+	struct fx *fx = *state;
+	struct app_tcp_info ti;
+
+	attach(fx, &fx->app[0], 0);
+	tcp_socket(fx, 0);
+	ti = tcp_info_of(fx, 0);                      /* as Linux for a fresh socket */
+	assert_int_equal(ti.tcpi_state, TCP_CLOSE);
+	assert_int_equal(ti.tcpi_rto, 1000000);
+	assert_int_equal(ti.tcpi_snd_cwnd, 10);
+	assert_int_equal(ti.tcpi_bytes_acked, 0);
+	assert_int_equal(res(fx, CMD(.op = APP_OP_LISTEN, .sock = 0, .arg0 = 4)), 0);
+	assert_int_equal(tcp_info_of(fx, 0).tcpi_state, TCP_LISTEN);
+	assert_int_equal(res(fx, CMD(.op = APP_OP_SOCKET, .sock = 1, .arg0 = SOCK_DGRAM)), 0);
+	assert_int_equal(res(fx, CMD(.op = APP_OP_GETSOCKOPT, .sock = 1, .arg0 = IPPROTO_TCP,
+				      .arg1 = TCP_INFO)), -EOPNOTSUPP);
+	assert_int_equal(res(fx, CMD(.op = APP_OP_GETSOCKOPT, .sock = 1, .arg0 = IPPROTO_TCP,
+				      .arg1 = TCP_NODELAY)), -EOPNOTSUPP);
+}
+
 /* ------------------------------------------------------------------ UDP */
 
 static void test_udp_round_trip(void **state)
@@ -1086,6 +1165,8 @@ int main(void)
 		T(test_tcp_linger_zero_close_resets),
 		T(test_tcp_errors_as_linux),
 		T(test_tcp_privileged_port_with_bind_priv),
+		T(test_tcp_info_established_after_transfer),
+		T(test_tcp_info_unconnected_listening_and_udp),
 		T(test_udp_round_trip),
 		T(test_udp_rx_ring_full_drops_and_wraps),
 		T(test_udp_icmp_port_unreachable_sets_err),
