@@ -47,6 +47,8 @@
 	X(LINK_EOF,           "link: sockd's socket closed (apps kept, orphaned)") \
 	X(LINK_BAD_MSG,       "link: message from sockd of wrong size or magic (ignored)") \
 	X(LINK_FDS_CLOSED,    "link: descriptors received with a message that wanted none") \
+	X(ADOPT_OFFERED,      "link: orphans offered to a (restarted) sockd with app_adopt") \
+	X(ADOPT_OFFER_FAILED, "link: offers that could not be sent (the orphan waits out its grace)") \
 	X(ATTACHES,           "attach: app adopted and acked") \
 	X(ATTACH_REPLAYED,    "attach: a replay of a region netd already serves, acked again") \
 	X(ATTACH_BAD_MSG,     "attach refused: geometry or descriptor count unusable") \

@@ -12,9 +12,11 @@
  * The thread connects to RUN_DIR/sockd.sock (SOCK_SEQPACKET) and says
  * hello as APP_ROLE_NETD; while sockd is absent it retries with a doubling
  * backoff (100 ms to 2 s). On EOF the apps keep running (the data path does
- * not involve sockd): they are marked orphans, sockd replays the attaches
- * of the apps still alive when it is back, and an orphan not replayed within
- * NETD_ORPHAN_GRACE_NS of the reconnection is dropped. A replay is
+ * not involve sockd): they are marked orphans. When a sockd welcomes us we
+ * offer it each orphan (app_adopt: a restarted sockd has forgotten them and
+ * takes them back); sockd replays the attaches of the apps still alive, and
+ * an orphan not replayed within NETD_ORPHAN_GRACE_NS of the reconnection
+ * is dropped. A replay is
  * recognised by the region's identity (st_dev, st_ino), acked again, and its
  * duplicate descriptors closed.
  *
@@ -305,16 +307,58 @@ static void link_detach_slot(struct netd_apps_state *st, unsigned s)
 	sockd_link_handoff(st, HANDOFF_DETACH, s, st->ls[s].app_id, st->ls[s].app);
 }
 
+/* An orphan is never this sockd's to detach: it attached only what it
+ * replayed or admitted in this session, and an id of a restarted sockd may
+ * equal an orphan's. */
 static void link_detach(struct netd_apps_state *st, uint32_t app_id)
 {
 	for (unsigned s = 0; s < NETD_APPS_MAX; s++) {
-		if (st->ls[s].state == LS_LIVE && st->ls[s].app_id == app_id) {
+		if (st->ls[s].state == LS_LIVE && !st->ls[s].orphan && st->ls[s].app_id == app_id) {
 			link_detach_slot(st, s);
 			APP_CTR(st, DETACHES);
 			return;
 		}
 	}
 	APP_CTR(st, DETACH_UNKNOWN);
+}
+
+/* Offer sockd one app we kept while it was away, with the fields of its
+ * attach and the same two descriptors (region, our wake write end): a
+ * restarted sockd has forgotten it and takes it back, then replays its
+ * attach as for any app (link_replay clears the orphan). MSG_DONTWAIT: an
+ * offer that cannot go leaves the orphan to its grace. */
+static void link_offer(struct netd_apps_state *st, const struct netd_app *app)
+{
+	struct app_attach m = { .magic = APP_ADOPT_MAGIC, .app_id = app->app_id, .pid = app->pid,
+				.uid = app->uid, .nsocks = app->nsocks, .buf_size = app->buf_size,
+				.flags = app->flags, .region_size = app->region.size };
+	int fds[APP_ATTACH_NFDS] = { app->region.fd, app->wake_efd };
+	union {
+		char b[CMSG_SPACE(sizeof(fds))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { &m, sizeof(m) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
+			      .msg_controllen = sizeof(u.b) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(fds));
+	memcpy(CMSG_DATA(c), fds, sizeof(fds));
+	if (sendmsg(st->sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof(m))
+		APP_CTR(st, ADOPT_OFFERED);
+	else
+		APP_CTR(st, ADOPT_OFFER_FAILED);
+}
+
+/* Welcomed by sockd: offer it every orphan (a sockd that knows them
+ * ignores the offers and replays them anyway). */
+static void link_offer_orphans(struct netd_apps_state *st)
+{
+	for (unsigned s = 0; s < NETD_APPS_MAX; s++)
+		if (st->ls[s].state == LS_LIVE && st->ls[s].orphan)
+			link_offer(st, st->ls[s].app);
 }
 
 /* sockd left: keep serving, and wait for its replays once it is back. */
@@ -406,6 +450,7 @@ static int link_message(struct netd_apps_state *st, bool *welcomed)
 		}
 		*welcomed = true;
 		netd_log(NETD_INFO, "apps: linked to sockd");
+		link_offer_orphans(st);
 	} else {
 		APP_CTR(st, LINK_BAD_MSG);
 	}

@@ -14,7 +14,7 @@
 #include "shm/counters.h"
 
 #define SOCKD_STATS_FILE     "sockd.stats"   /* RUN_DIR/sockd.stats */
-#define SOCKD_STATS_VERSION  1u
+#define SOCKD_STATS_VERSION  2u
 #define SOCKD_AREA_CTR       "sockd.ctr"
 #define SOCKD_AREA_GAUGE     "sockd.gauge"
 
@@ -48,7 +48,11 @@
 	X(NETD_PERM,        "netd hellos refused -EPERM: not root or sockd's uid") \
 	X(NETD_BAD_MSG,     "messages from netd that are not an ack") \
 	X(NETD_STUCK,       "netd dropped: did not read its messages in time") \
-	X(FDS_DISCARDED,    "file descriptors a peer sent us, closed")
+	X(FDS_DISCARDED,    "file descriptors a peer sent us, closed") \
+	X(ADOPTED,          "apps taken back from netd after a sockd restart (app_adopt)") \
+	X(ADOPT_KNOWN,      "adoption offers for apps we have: ignored") \
+	X(ADOPT_GONE,       "adoption offers for a process gone (or not that app's)") \
+	X(ADOPT_REFUSED,    "adoption offers refused: no slot, or region unusable")
 
 #define SOCKD_CTR_ID(name, text) SOCKD_##name,
 enum sockd_counter { SOCKD_COUNTERS(SOCKD_CTR_ID) SOCKD_CTR_NR };

@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "sockd/sockd.h"
@@ -137,6 +139,7 @@ static int admit_make(struct sockd *sd, unsigned i)
 
 	a->flags = sockd_policy_flags(a);
 	a->app_id = next_app_id(sd);
+	a->nsocks = sd->cfg.nsocks;
 	if ((err = sockd_region_build(a, sd->cfg.nsocks)) < 0)
 		goto fail;
 	if ((err = wake_pipe_make(a)) < 0)
@@ -210,6 +213,117 @@ void sockd_app_acked(struct sockd *sd, uint32_t app_id)
 	sockd_gauges_update(sd);
 	sockd_status(sd);
 }
+
+/* ------------------------------------------------------------ adoption */
+
+/* Is pid still the process netd knew, of uid? A pidfd says it lives; its
+ * /proc owner says it is still of that uid (a pid reused meanwhile by
+ * another user's process is not adopted). Returns the pidfd, or -errno. */
+static int adopt_pidfd(uint32_t pid, uint32_t uid)
+{
+	char path[32];
+	struct stat st;
+	int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+
+	if (pidfd < 0)
+		return -errno;
+	snprintf(path, sizeof(path), "/proc/%u", pid);
+	if (stat(path, &st) < 0 || st.st_uid != uid) {
+		close(pidfd);
+		return -ESRCH;
+	}
+	return pidfd;
+}
+
+/* The process's comm, for our log lines ("?" if it cannot be read). */
+static void adopt_name(struct sockd_app *a)
+{
+	char path[32];
+	ssize_t n = -1;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%u/comm", a->pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, a->name, sizeof(a->name) - 1);
+		close(fd);
+	}
+	if (n <= 0)
+		n = snprintf(a->name, sizeof(a->name), "?");
+	a->name[n] = '\0';
+	for (char *c = a->name; *c; c++)
+		if (*c == '\n' || (unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+			*c = *c == '\n' ? '\0' : '?';
+}
+
+/* Fill slot i from netd's offer; 0, or -errno with the offer's fds closed
+ * or given to the slot (released by the caller). */
+static int adopt_fill(struct sockd *sd, unsigned i, const struct app_attach *m,
+		      int fds[APP_ATTACH_NFDS])
+{
+	struct sockd_app *a = &sd->apps[i];
+	int err;
+
+	a->pid = m->pid;
+	a->uid = m->uid;
+	a->flags = m->flags;
+	a->nsocks = m->nsocks;
+	adopt_name(a);
+	a->efd_netd = fds[1];
+	if ((err = adopt_pidfd(m->pid, m->uid)) < 0) {
+		close(fds[0]);
+		return err;
+	}
+	a->pidfd = err;
+	/* An app region (netd checked it at the first attach, and will again
+	 * at the replay): mapped so that a restarted netd can have it. */
+	if ((err = region_attach_fd(&a->region, fds[0], REGION_KIND_APP, APP_LAYOUT_VERSION)) < 0)
+		return -EPROTO;
+	if (a->region.size != m->region_size)
+		return -EPROTO;
+	return sockd_epoll_add(sd, a->pidfd, EPOLLIN, sockd_tag(SOCKD_TAG_PIDFD, i, a->gen));
+}
+
+void sockd_app_adopt(struct sockd *sd, const struct app_attach *m, int fds[APP_ATTACH_NFDS])
+{
+	unsigned known_slot;
+	struct sockd_app *known = find_app(sd, m->app_id, &known_slot);
+	int s, err;
+
+	if (known && known->pid == m->pid) {
+		COUNTER_INC(sd->ctr, SOCKD_ADOPT_KNOWN);   /* its replay is on its way */
+		close(fds[0]);
+		close(fds[1]);
+		return;
+	}
+	if ((s = sockd_slot_claim(sd)) < 0) {
+		sockd_bad(sd, SOCKD_ADOPT_REFUSED, "netd offered app %u (pid %u): no free slot",
+			  m->app_id, m->pid);
+		close(fds[0]);
+		close(fds[1]);
+		return;
+	}
+	if ((err = adopt_fill(sd, (unsigned)s, m, fds)) < 0) {
+		sockd_bad(sd, err == -EPROTO ? SOCKD_ADOPT_REFUSED : SOCKD_ADOPT_GONE,
+			  "netd offered app %u (pid %u): %s; netd drops it after its grace",
+			  m->app_id, m->pid, err == -EPROTO ? "region unusable" : "process gone");
+		sockd_slot_release(sd, (unsigned)s);
+		return;
+	}
+	/* An id this sockd gave another app meanwhile: a new one (netd takes
+	 * the id of the replay, which it recognises by the region). */
+	sd->apps[s].app_id = known ? next_app_id(sd) : m->app_id;
+	if (sd->apps[s].app_id >= sd->next_app_id)
+		sd->next_app_id = sd->apps[s].app_id + 1;
+	sd->apps[s].state = SOCKD_SLOT_LIVE;
+	COUNTER_INC(sd->ctr, SOCKD_ADOPTED);
+	sockd_log(SOCKD_INFO, "app %s (pid %u, uid %u) adopted from netd as %u (it outlived "
+		  "the previous sockd)", sd->apps[s].name, m->pid, m->uid, sd->apps[s].app_id);
+	sockd_gauges_update(sd);
+	sockd_status(sd);
+	sockd_netd_flush(sd);           /* the replay of its attach */
+}
+
+/* ------------------------------------------------------------ departures */
 
 static const char *gone_text(enum sockd_counter why)
 {

@@ -18,7 +18,7 @@
 
 #include "sockd/sockd.h"
 
-#define RECV_FDS_MAX        16      /* fds one message may carry (all closed) */
+#define RECV_FDS_MAX        16      /* fds one message may carry (unasked-for ones closed) */
 #define ACCEPT_PAUSE_NS     (100 * 1000000ull)  /* out of fds: retry after this */
 
 int sockd_listen_open(struct sockd *sd)
@@ -145,27 +145,36 @@ void sockd_accept(struct sockd *sd)
 	}
 }
 
-/* Close the descriptors an SCM_RIGHTS message brought us: sockd never takes
- * a peer's fds, and keeping them would let a peer fill our table. */
-static void discard_fds(struct sockd *sd, struct msghdr *m)
+/* Keep up to max of the descriptors an SCM_RIGHTS message brought us (in
+ * fds, counted in *kept) and close the rest: sockd takes a peer's fds only
+ * where it asked for them, and keeping others would let a peer fill our
+ * table. */
+static void take_fds(struct sockd *sd, struct msghdr *m, int *fds, unsigned max, unsigned *kept)
 {
+	*kept = 0;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
 		size_t nfds;
-		int fds[RECV_FDS_MAX];
+		int got[RECV_FDS_MAX];
 
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
 		    c->cmsg_len < CMSG_LEN(0))
 			continue;
 		nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		nfds = nfds > RECV_FDS_MAX ? RECV_FDS_MAX : nfds;
-		memcpy(fds, CMSG_DATA(c), nfds * sizeof(int));
-		for (size_t k = 0; k < nfds; k++)
-			close(fds[k]);
-		COUNTER_ADD(sd->ctr, SOCKD_FDS_DISCARDED, nfds);
+		memcpy(got, CMSG_DATA(c), nfds * sizeof(int));
+		for (size_t k = 0; k < nfds; k++) {
+			if (*kept < max) {
+				fds[(*kept)++] = got[k];
+				continue;
+			}
+			close(got[k]);
+			COUNTER_INC(sd->ctr, SOCKD_FDS_DISCARDED);
+		}
 	}
 }
 
-int sockd_recv(struct sockd *sd, int fd, void *buf, size_t len)
+int sockd_recv_fds(struct sockd *sd, int fd, void *buf, size_t len, int *fds, unsigned max,
+		   unsigned *nfds)
 {
 	union {
 		char b[CMSG_SPACE(sizeof(int) * RECV_FDS_MAX)];
@@ -176,12 +185,24 @@ int sockd_recv(struct sockd *sd, int fd, void *buf, size_t len)
 			    .msg_control = u.b, .msg_controllen = sizeof(u.b) };
 	ssize_t n = recvmsg(fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 
+	*nfds = 0;
 	if (n < 0)
 		return -errno;
-	discard_fds(sd, &m);
-	if (m.msg_flags & MSG_TRUNC)
+	take_fds(sd, &m, fds, max, nfds);
+	if (m.msg_flags & MSG_TRUNC) {
+		for (unsigned k = 0; k < *nfds; k++)
+			close(fds[k]);
+		*nfds = 0;
 		return -EMSGSIZE;
+	}
 	return (int)n;
+}
+
+int sockd_recv(struct sockd *sd, int fd, void *buf, size_t len)
+{
+	unsigned none;
+
+	return sockd_recv_fds(sd, fd, buf, len, NULL, 0, &none);
 }
 
 int sockd_send(int fd, const void *msg, size_t len, const int *fds, unsigned nfds)

@@ -5,7 +5,9 @@
  * sockd welcomes it (status 0, no fds) and then sends one app_attach with
  * [region fd, wake eventfd] per admitted app, and one app_detach per app
  * that leaves. netd answers each attach with an app_attach_ack
- * (shm/app_layout.h); the ack is what lets app.c welcome the app.
+ * (shm/app_layout.h); the ack is what lets app.c welcome the app. A netd
+ * that kept apps while no sockd was connected (we restarted) offers each
+ * with an app_adopt; app.c takes it back and its attach is replayed.
  *
  * What netd is owed is kept as state, not as a queue of messages: every
  * admitted app with !attach_sent is owed an attach, and detq holds the ids
@@ -170,7 +172,7 @@ static int send_attach(struct sockd *sd, struct sockd_app *a)
 {
 	struct app_attach m = {
 		.magic = APP_ATTACH_MAGIC, .app_id = a->app_id, .pid = a->pid, .uid = a->uid,
-		.nsocks = sd->cfg.nsocks, .buf_size = APP_BUF_SIZE, .flags = a->flags,
+		.nsocks = a->nsocks, .buf_size = APP_BUF_SIZE, .flags = a->flags,
 		.region_size = a->region.size,
 	};
 	int fds[APP_ATTACH_NFDS] = { a->region.fd, a->efd_netd };
@@ -217,12 +219,25 @@ void sockd_netd_detach(struct sockd *sd, uint32_t app_id)
 	sockd_netd_flush(sd);
 }
 
-/* Read what netd sent: acks, up to ACKS_PER_EVENT of them. */
-static void read_acks(struct sockd *sd)
+/* One message from netd that is neither an ack nor an adoption offer. */
+static void netd_bad_msg(struct sockd *sd, int n, const int *fds, unsigned nfds)
+{
+	for (unsigned k = 0; k < nfds; k++)
+		close(fds[k]);
+	sockd_bad(sd, SOCKD_NETD_BAD_MSG, "netd sent a %d-byte message that is not an ack "
+		  "or an adoption offer: ignored", n);
+}
+
+/* Read what netd sent, up to ACKS_PER_EVENT messages: acks, and after a
+ * restart of ours, offers of the apps it kept (app_attach with
+ * APP_ADOPT_MAGIC and the region and wake fds). */
+static void read_netd(struct sockd *sd)
 {
 	for (unsigned k = 0; k < ACKS_PER_EVENT && sd->netd.fd >= 0; k++) {
-		struct app_attach_ack ack;
-		int n = sockd_recv(sd, sd->netd.fd, &ack, sizeof(ack));
+		union { struct app_attach_ack ack; struct app_attach adopt; } m;
+		int fds[APP_ATTACH_NFDS];
+		unsigned nfds;
+		int n = sockd_recv_fds(sd, sd->netd.fd, &m, sizeof(m), fds, APP_ATTACH_NFDS, &nfds);
 
 		if (n == -EAGAIN || n == -EINTR)
 			return;
@@ -230,13 +245,15 @@ static void read_acks(struct sockd *sd)
 			sockd_netd_drop(sd, "left");
 			return;
 		}
-		if (n != (int)sizeof(ack) || ack.magic != APP_ATTACH_ACK_MAGIC) {
-			sockd_bad(sd, SOCKD_NETD_BAD_MSG, "netd sent a %d-byte message that is not "
-				  "an ack: ignored", n);
-			continue;
+		if (n == (int)sizeof(m.ack) && m.ack.magic == APP_ATTACH_ACK_MAGIC && nfds == 0) {
+			COUNTER_INC(sd->ctr, SOCKD_ACKS);
+			sockd_app_acked(sd, m.ack.app_id);
+		} else if (n == (int)sizeof(m.adopt) && m.adopt.magic == APP_ADOPT_MAGIC &&
+			   nfds == APP_ATTACH_NFDS) {
+			sockd_app_adopt(sd, &m.adopt, fds);
+		} else {
+			netd_bad_msg(sd, n, fds, nfds);
 		}
-		COUNTER_INC(sd->ctr, SOCKD_ACKS);
-		sockd_app_acked(sd, ack.app_id);
 	}
 }
 
@@ -245,7 +262,7 @@ void sockd_netd_ready(struct sockd *sd, uint32_t events)
 	if (events & EPOLLOUT)
 		sockd_netd_flush(sd);
 	if (sd->netd.fd >= 0 && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
-		read_acks(sd);
+		read_netd(sd);
 }
 
 void sockd_netd_timers(struct sockd *sd, uint64_t now)

@@ -102,6 +102,7 @@ struct sockd_app {
 	uint32_t app_id;
 	uint32_t pid, uid, gid;      /* SO_PEERCRED */
 	uint32_t flags;              /* enum app_flags */
+	uint32_t nsocks;             /* sockets in its region (an adopted app's may differ) */
 	bool attach_sent;            /* the current netd connection has its attach */
 	uint64_t deadline_ns;        /* HELLO: hello due; PENDING: ack due */
 	uint64_t hello_ns;           /* when the hello was read */
@@ -171,6 +172,12 @@ void sockd_conn_ready(struct sockd *sd, unsigned i, uint32_t events);
  * rest is lost), or -errno (-EAGAIN: nothing yet). */
 int sockd_recv(struct sockd *sd, int fd, void *buf, size_t len);
 
+/* sockd_recv, keeping up to max descriptors the message carried in fds
+ * (*nfds of them; the rest closed and counted). For netd's adoption offers
+ * only: an app's descriptors are never kept. */
+int sockd_recv_fds(struct sockd *sd, int fd, void *buf, size_t len, int *fds, unsigned max,
+		   unsigned *nfds);
+
 /* Send one message with nfds descriptors, without blocking: 0 or -errno. */
 int sockd_send(int fd, const void *msg, size_t len, const int *fds, unsigned nfds);
 
@@ -193,6 +200,12 @@ void sockd_app_hello(struct sockd *sd, unsigned i, const struct app_hello *h);
 
 /* netd acknowledged app_id: welcome it if it is still waiting. */
 void sockd_app_acked(struct sockd *sd, uint32_t app_id);
+
+/* netd offers an app it kept while no sockd was connected (m: the fields
+ * of its attach; fds: region and netd's wake write end, both ours now).
+ * Taken in as LIVE, watched by pidfd, its attach owed to netd as a replay;
+ * or ignored (known) or refused (gone, no slot), fds closed. */
+void sockd_app_adopt(struct sockd *sd, const struct app_attach *m, int fds[APP_ATTACH_NFDS]);
 
 /* Slot i's app is gone: count why (SOCKD_APP_EXITED, _CLOSED, _BAD_MSG),
  * log one line, send netd a detach if it had the attach, release the slot. */
