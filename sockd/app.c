@@ -86,11 +86,17 @@ void sockd_refuse(struct sockd *sd, unsigned i, int status)
 	sockd_slot_release(sd, i);
 }
 
-/* Ids are unique while sockd runs; 0 is never one (a zeroed message). */
+static struct sockd_app *find_app(struct sockd *sd, uint32_t app_id, unsigned *slot);
+
+/* Ids are unique among the apps sockd holds; 0 is never one (a zeroed
+ * message). Adopted apps bring their own ids, so the next one is checked
+ * against them (and the counter may wrap). */
 static uint32_t next_app_id(struct sockd *sd)
 {
-	if (sd->next_app_id == 0)
-		sd->next_app_id = 1;
+	unsigned slot;
+
+	while (sd->next_app_id == 0 || find_app(sd, sd->next_app_id, &slot))
+		sd->next_app_id++;
 	return sd->next_app_id++;
 }
 
@@ -276,8 +282,10 @@ static int adopt_fill(struct sockd *sd, unsigned i, const struct app_attach *m,
 	a->pidfd = err;
 	/* An app region (netd checked it at the first attach, and will again
 	 * at the replay): mapped so that a restarted netd can have it. */
-	if ((err = region_attach_fd(&a->region, fds[0], REGION_KIND_APP, APP_LAYOUT_VERSION)) < 0)
+	if ((err = region_attach_fd(&a->region, fds[0], REGION_KIND_APP, APP_LAYOUT_VERSION)) < 0) {
+		close(fds[0]);               /* a region owns its fd only once attached */
 		return -EPROTO;
+	}
 	if (a->region.size != m->region_size)
 		return -EPROTO;
 	return sockd_epoll_add(sd, a->pidfd, EPOLLIN, sockd_tag(SOCKD_TAG_PIDFD, i, a->gen));

@@ -235,9 +235,9 @@ static void read_netd(struct sockd *sd)
 {
 	for (unsigned k = 0; k < ACKS_PER_EVENT && sd->netd.fd >= 0; k++) {
 		union { struct app_attach_ack ack; struct app_attach adopt; } m;
-		int fds[APP_ATTACH_NFDS];
+		int fds[APP_ATTACH_NFDS + 1];   /* one more: an offer with too many is bad */
 		unsigned nfds;
-		int n = sockd_recv_fds(sd, sd->netd.fd, &m, sizeof(m), fds, APP_ATTACH_NFDS, &nfds);
+		int n = sockd_recv_fds(sd, sd->netd.fd, &m, sizeof(m), fds, APP_ATTACH_NFDS + 1, &nfds);
 
 		if (n == -EAGAIN || n == -EINTR)
 			return;

@@ -18,7 +18,12 @@
 #   6. A second netd gets -EBUSY, an unprivileged one -EPERM. netd restarts:
 #      the new one receives an attach for every live app, and a new app is
 #      welcomed only after netd acked (ack delayed 300 ms: the app waits).
-#   7. SIGUSR1 prints the counters; SIGTERM exits 0; counters match.
+#   7. Bogus adoption offers from netd (fake_netd_app --offer): a dead pid,
+#      a region that is no region, a region of another size (ADOPT_GONE,
+#      ADOPT_REFUSED), and offers with no fds, 3 fds, a short and a long body
+#      (NETD_BAD_MSG) leave sockd running, adopt nothing, leak no descriptor
+#      (/proc/PID/fd before and after), and the next app is admitted.
+#   8. SIGUSR1 prints the counters; SIGTERM exits 0; counters match.
 # Exit 0 pass, 77 skip (not root: the unprivileged app needs a second uid), 1 fail.
 set -uo pipefail
 BUILD=${1:-build}
@@ -83,6 +88,25 @@ nobody() {
 field() { grep -o "$2=[0-9x-]*" "$1" | head -n "${3:-1}" | tail -n1 | cut -d= -f2; }
 alive() { kill -0 "$SOCKD_PID" 2>/dev/null || fail "sockd died ($1)"; }
 counter() { awk -v k="<6>sockd.$1" '$1 == k { v = $2 } END { print v }' "$RUN/sockd.log"; }
+# wait_count FILE REGEX N SECONDS: poll until FILE has at least N matching lines.
+wait_count() {
+  local end=$(( $(ms) + $4 * 1000 )) n
+  while n=$(grep -cE "$2" "$1" 2>/dev/null); [ "${n:-0}" -lt "$3" ]; do
+    [ "$(ms)" -lt "$end" ] || return 1
+    sleep 0.05
+  done
+}
+# snap NAME...: SIGUSR1, and wait until the new printout has each NAME.
+snap() {
+  local n k
+  n=$(grep -c "^<6>sockd: counters (" "$RUN/sockd.log")
+  kill -USR1 "$SOCKD_PID"
+  for k in "$@"; do
+    wait_count "$RUN/sockd.log" "^<6>sockd\.$k " $((n + 1)) 2 || fail "SIGUSR1 printed no $k"
+  done
+}
+gauges() { grep -o "apps live [0-9]*, pending [0-9]*" "$RUN/sockd.log" | tail -n1; }
+nfd() { ls "/proc/$SOCKD_PID/fd" | wc -l; }
 
 start_sockd
 
@@ -163,9 +187,66 @@ kill -TERM "$A5"; wait "$A5" 2>/dev/null
 for k in 1 2 3; do
   wait_for "$RUN/netd2.log" "detach app_id=$(field "$RUN/app5h.log" app_id $k)\$" 2 || fail "no detach after the held apps left"
 done
+wait_for "$RUN/netd2.log" "detach app_id=$(field "$RUN/app6.log" app_id)\$" 2 || fail "no detach for app 6"
 echo "phase 6: -EBUSY, -EPERM; restarted netd got 3 replayed attaches; welcome waited $w ms for the ack"
 
-# ---- 7. counters and a clean stop
+# ---- 7. bogus adoption offers: nothing adopted, nothing leaked, sockd fine
+# Baseline: no netd, no app. Every offer is accounted for under one counter.
+ADOPT_CTRS="ADOPTED ADOPT_KNOWN ADOPT_GONE ADOPT_REFUSED NETD_BAD_MSG FDS_DISCARDED"
+kill -TERM "$NETD_PID"; wait "$NETD_PID" || fail "fake_netd_app (2) found bad attaches"
+wait_count "$RUN/sockd.log" "netd .* left" 2 2 || fail "sockd did not notice netd (2) leaving"
+snap $ADOPT_CTRS
+[ "$(gauges)" = "apps live 0, pending 0" ] || fail "before the offers: $(gauges), want none"
+declare -A C0
+for k in $ADOPT_CTRS; do C0[$k]=$(counter "$k"); done
+[ "${C0[FDS_DISCARDED]}" = 2 ] || fail "FDS_DISCARDED = ${C0[FDS_DISCARDED]} before the offers, want 2"
+FD0=$(nfd)
+OFFERS=dead,notregion,badsize
+BAD_OFFERS=nofds,extrafds,short,long
+start_netd "$RUN/netd3.log" --offer "$OFFERS" --offer "$BAD_OFFERS"
+wait_for "$RUN/netd3.log" "offers sent=7" 2 || fail "fake_netd_app did not send its 7 offers"
+declare -A D
+for try in $(seq 20); do      # until sockd counted all 7 (at most 2 s)
+  snap $ADOPT_CTRS
+  sum=0
+  for k in $ADOPT_CTRS; do D[$k]=$(( $(counter "$k") - ${C0[$k]} )); done
+  for k in ADOPTED ADOPT_KNOWN ADOPT_GONE ADOPT_REFUSED NETD_BAD_MSG; do sum=$((sum + D[$k])); done
+  [ "$sum" -ge 7 ] && break
+  sleep 0.1
+done
+alive "bogus adoption offers"
+LIVE7=$(gauges)
+errs=()
+[ "${D[ADOPT_GONE]}" = 1 ] || errs+=("ADOPT_GONE +${D[ADOPT_GONE]}, want +1 (dead)")
+[ "${D[ADOPT_REFUSED]}" = 2 ] || errs+=("ADOPT_REFUSED +${D[ADOPT_REFUSED]}, want +2 (notregion, badsize)")
+[ "${D[NETD_BAD_MSG]}" = 4 ] || errs+=("NETD_BAD_MSG +${D[NETD_BAD_MSG]}, want +4 (nofds, extrafds, short, long)")
+[ "${D[ADOPTED]}" = 0 ] || errs+=("ADOPTED +${D[ADOPTED]}, want 0")
+[ "${D[ADOPT_KNOWN]}" = 0 ] || errs+=("ADOPT_KNOWN +${D[ADOPT_KNOWN]}, want 0")
+[ "${D[FDS_DISCARDED]}" -le 1 ] || errs+=("FDS_DISCARDED +${D[FDS_DISCARDED]}, want at most +1 (extrafds' third)")
+[ "$LIVE7" = "apps live 0, pending 0" ] || errs+=("after the offers: $LIVE7, want none")
+# The next app is admitted through the same netd.
+app --expect 0 --ping >"$RUN/app7.log" || fail "an app after the bogus offers: $(cat "$RUN/app7.log")"
+ID7=$(field "$RUN/app7.log" app_id)
+grep -qE "attach app_id=$ID7 .*check=ok" "$RUN/netd3.log" || fail "netd (3) has no attach for app $ID7"
+wait_for "$RUN/netd3.log" "detach app_id=$ID7\$" 2 || fail "no detach for app $ID7"
+# netd leaves; sockd must hold what it held before the offers, no more.
+kill -TERM "$NETD_PID"; wait "$NETD_PID"; rc=$?; NETD_PID=
+[ $rc -eq 0 ] || errs+=("fake_netd_app (3) exited $rc: an offer failed to send or sockd replayed one")
+wait_count "$RUN/sockd.log" "netd .* left" 3 2 || fail "sockd did not notice netd (3) leaving"
+end=$(( $(ms) + 1000 ))
+while FD1=$(nfd); [ "$FD1" -ne "$FD0" ] && [ "$(ms)" -lt "$end" ]; do sleep 0.05; done
+if [ "$FD1" -ne "$FD0" ]; then
+  errs+=("sockd holds $FD1 fds after the offers, $FD0 before: $(ls -l "/proc/$SOCKD_PID/fd" | awk 'NR > 1 { printf "%s->%s ", $9, $11 }')")
+fi
+alive "after the offers"
+if [ ${#errs[@]} -gt 0 ]; then
+  printf 'phase 7: %s\n' "${errs[@]}"
+  fail "bogus adoption offers: ${#errs[@]} check(s) failed (above)"
+fi
+FDS7=$(( ${C0[FDS_DISCARDED]} + ${D[FDS_DISCARDED]} ))
+echo "phase 7: offers $OFFERS -> gone 1, refused 2; $BAD_OFFERS -> bad 4; none adopted, $FD0 fds before and after; app $ID7 admitted"
+
+# ---- 8. counters and a clean stop
 alive "end"
 kill -USR1 "$SOCKD_PID"
 wait_for "$RUN/sockd.log" "sockd.FDS_DISCARDED" 2 || fail "SIGUSR1 printed no counters"
@@ -174,14 +255,14 @@ kill -TERM "$SOCKD_PID"; wait "$SOCKD_PID"; rc=$?; SOCKD_PID=
 [ $rc -eq 0 ] || fail "sockd exited $rc on SIGTERM"
 [ ! -e "$RUN/sockd.sock" ] || fail "sockd.sock left behind"
 for kv in REFUSED_NO_NETD=1 REFUSED_LAYOUT=1 BAD_HELLO=2 HELLO_TIMEOUT=1 REFUSED_QUOTA_UID=1 \
-          REFUSED_QUOTA_ALL=1 APP_BAD_MSG=1 FDS_DISCARDED=2 NETD_BUSY=1 NETD_PERM=1 \
-          NETD_CONNECTS=2 NETD_BAD_MSG=0; do
+          REFUSED_QUOTA_ALL=1 APP_BAD_MSG=1 FDS_DISCARDED=$FDS7 NETD_BUSY=1 NETD_PERM=1 \
+          NETD_CONNECTS=3 NETD_BAD_MSG=4 ADOPTED=0 ADOPT_KNOWN=0 ADOPT_GONE=1 ADOPT_REFUSED=2; do
   got=$(counter "${kv%=*}")
   [ "$got" = "${kv#*=}" ] || fail "counter ${kv%=*} = $got, want ${kv#*=}"
 done
 # The hello-close app closes right after its hello: whether sockd welcomed
 # it before it saw the close is a race, so it counts in exactly one of these.
 settled=$(( $(counter APPS_ADMITTED) + $(counter APP_GONE_PENDING) + $(counter WELCOME_FAILED) ))
-[ "$settled" = 17 ] || fail "admitted + gone pending + welcome failed = $settled, want 17"
-echo "phase 7: counters as expected, SIGTERM -> exit 0"
+[ "$settled" = 18 ] || fail "admitted + gone pending + welcome failed = $settled, want 18"
+echo "phase 8: counters as expected, SIGTERM -> exit 0"
 echo "PASS"
