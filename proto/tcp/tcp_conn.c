@@ -459,6 +459,12 @@ void tcp_set_state(struct tcp_stack *ts, const struct tcp_env *env, struct tcb *
 	tr->from = t->state;
 	tr->to = (uint8_t)state;
 	ts->ntimewait += (state == TCPS_TIME_WAIT) - (t->state == TCPS_TIME_WAIT);
+	/* A listener leaves the listener hash with its state: tcp_tcb_free,
+	 * which looks at the state, would not know it was there, and the
+	 * freed TCB would stay chained (its port refused to the next listen,
+	 * its slot reachable from the hash once reused). */
+	if (t->state == TCPS_LISTEN && state != TCPS_LISTEN)
+		tcp_listener_remove(ts, t);
 	t->state = (uint8_t)state;
 	if (state == TCPS_TIME_WAIT) {
 		tcp_timer_clear_all(ts, t);

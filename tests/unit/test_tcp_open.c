@@ -247,6 +247,62 @@ static void test_listen_syncookie_ack(void **state)
 	assert_int_equal(cnt[TCP_CNT_SYNCOOKIES_FAILED], 1);
 }
 
+/* LISTEN + ACK for no connection (a peer still sending after we reset the
+ * conn, say) -> RST with SEQ = SEG.ACK, counted as an unacceptable ACK
+ * (RFC 9293 3.10.7.2: "any acknowledgment is bad ... in the LISTEN state";
+ * Linux counts it SKB_DROP_REASON_TCP_FLAGS). Nothing else is counted. */
+static void test_listen_ack_rst(void **state)
+{
+	struct tcp_fx *fx = *state;
+	uint64_t drops[PROTO_DROP_MAX];
+
+	assert_true(tcp_listen(fx->ts, &fx->env, 0, FX_LPORT, 4, 0) >= 0);
+	tcp_fx_in(fx, &(struct tcp_spec){ .flags = TH_ACK | TH_PSH, .seq = 41, .ack = 999,
+					  .data = "late", .len = 4 });
+	assert_int_equal(fx->ncap, 1);
+	assert_int_equal(tcp_fx_last(fx)->flags, TH_RST);
+	assert_int_equal(tcp_fx_last(fx)->seq, 999);
+	tcp_stats_read(fx->ts, NULL, drops);
+	assert_int_equal(drops[PROTO_DROP_TCP_BAD_ACK], 1);
+	assert_int_equal(drops[PROTO_DROP_TCP_NO_SOCKET], 0);
+	assert_int_equal(tcp_conn_count(fx->ts), 1);      /* only the listener */
+}
+
+/* LISTEN with syncookies=2 and a full accept queue: the ACK of a good cookie
+ * is dropped, not answered with a RST (docs/TCP.md "Full accept queue", as
+ * Linux's tcp_v4_syn_recv_sock overflow); the peer repeats it and gets in
+ * once the user has accepted. */
+static void test_listen_syncookie_ack_backlog_full(void **state)
+{
+	struct tcp_fx *fx = *state;
+	struct tcp_config cfg;
+	uint64_t drops[PROTO_DROP_MAX];
+	uint32_t iss[2];
+
+	tcp_fx_free(fx);
+	tcp_fx_config(&cfg);
+	cfg.syncookies = 2;
+	*state = fx = tcp_fx_new(&cfg);
+	int l = tcp_listen(fx->ts, &fx->env, 0, FX_LPORT, 1, 0);
+	for (unsigned i = 0; i < 2; i++) {
+		tcp_fx_in(fx, &(struct tcp_spec){ .sport = (uint16_t)(6000 + i), .flags = TH_SYN,
+						  .seq = 10 });
+		iss[i] = tcp_fx_last(fx)->seq;
+	}
+	tcp_fx_clear(fx);
+	for (unsigned i = 0; i < 2; i++)
+		tcp_fx_in(fx, &(struct tcp_spec){ .sport = (uint16_t)(6000 + i), .flags = TH_ACK,
+						  .seq = 11, .ack = iss[i] + 1 });
+	assert_int_equal(fx->ncap, 0);                     /* no RST */
+	tcp_stats_read(fx->ts, NULL, drops);
+	assert_int_equal(drops[PROTO_DROP_TCP_LISTEN_OVERFLOW], 1);
+	assert_int_equal(drops[PROTO_DROP_TCP_BAD_ACK], 0);
+	assert_true(tcp_accept(fx->ts, &fx->env, (uint32_t)l, NULL) >= 0);
+	tcp_fx_in(fx, &(struct tcp_spec){ .sport = 6001, .flags = TH_ACK, .seq = 11,
+					  .ack = iss[1] + 1 });
+	assert_true(tcp_accept(fx->ts, &fx->env, (uint32_t)l, NULL) >= 0);
+}
+
 /* TCP_MAXSEG / route MTU clamp the MSS we announce (RFC 6691). */
 static uint16_t small_mtu(void *ctx, uint32_t daddr)
 {
@@ -280,6 +336,29 @@ static void test_listen_reuseport(void **state)
 	assert_true(tcp_accept(fx->ts, &fx->env, (uint32_t)exact, NULL) >= 0);
 }
 
+/* A closed listener leaves the listener hash: its port can be listened on
+ * again, a SYN to it is refused, and the freed TCB, reused for a
+ * connection, is not reachable from the hash. */
+static void test_listen_close_frees_port(void **state)
+{
+	struct tcp_fx *fx = *state;
+	int a = tcp_listen(fx->ts, &fx->env, 0, 82, 4, 0), b, c;
+
+	assert_true(a >= 0);
+	b = tcp_listen(fx->ts, &fx->env, 0, 83, 4, 0);   /* same bucket's neighbour */
+	assert_true(b >= 0);
+	assert_int_equal(tcp_close(fx->ts, &fx->env, (uint32_t)a, fx->now), 0);
+	assert_int_equal(tcp_conn_count(fx->ts), 1);
+	c = tcp_connect(fx->ts, &fx->env, FX_LADDR, 0, FX_RADDR, FX_RPORT, fx->now);
+	assert_true(c >= 0);                          /* takes the freed slot */
+	tcp_fx_in(fx, &(struct tcp_spec){ .dport = 82, .flags = TH_SYN, .seq = 1 });
+	assert_true(tcp_fx_last(fx)->flags & TH_RST);  /* nobody listens on 82 */
+	a = tcp_listen(fx->ts, &fx->env, 0, 82, 4, 0);
+	assert_true(a >= 0);
+	assert_int_equal(tcp_close(fx->ts, &fx->env, (uint32_t)b, fx->now), 0);
+	assert_true(tcp_listen(fx->ts, &fx->env, 0, 83, 4, 0) >= 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -292,8 +371,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_listen_bad_csum, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listen_backlog_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listen_syncookie_ack, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listen_ack_rst, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listen_syncookie_ack_backlog_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_syn_sent_mss_clamp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listen_reuseport, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listen_close_frees_port, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
