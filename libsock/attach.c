@@ -18,9 +18,10 @@
  * are single-producer/single-consumer and belong to the parent. The child
  * therefore drops its copies (region, wake eventfd, sockd connection), moves
  * the attachment generation on so the stack sockets it inherited read as
- * stale (their calls fail with EOPNOTSUPP; close() works), and attaches on
- * its own, as a new app, the first time it creates a socket. exec starts
- * from nothing: libsock's own descriptors are close-on-exec.
+ * stale, and attaches on its own, as a new app, the first time it needs
+ * to. Inherited listeners are taken over on first use (inherit.c); other
+ * inherited sockets fail with EOPNOTSUPP (close() works). exec starts from
+ * nothing: libsock's own descriptors are close-on-exec.
  */
 #include "libsock/libsock_internal.h"
 
@@ -323,6 +324,7 @@ int ls_move_internal_fd(int fd)
 
 static void fork_prepare(void)
 {
+	ls.fork_pid = (uint32_t)getpid();   /* the child's parent (inherit.c) */
 	pthread_mutex_lock(&ls.attach_lock);
 	pthread_mutex_lock(&ls.alloc_lock);
 	pthread_mutex_lock(&ls.cmd_lock);
@@ -352,6 +354,7 @@ static void fork_child(void)
 	ls.waiters = NULL;
 	memset(ls.pending, 0, sizeof(ls.pending));
 	ls_epoll_reset_child();
+	ls_inherit_at_fork_child();
 	if (atomic_load(&ls.state) == LS_ATTACHED)
 		detach_fds();
 	ls.sk = NULL;

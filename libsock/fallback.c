@@ -52,6 +52,8 @@ static const struct counter_info counter_info[LS_C__COUNT] = {
 	[LS_C_CPL_UNMATCHED] = { "cpl_unmatched", NULL, false },
 	[LS_C_RING_CORRUPT] = { "ring_corrupt", NULL, false },
 	[LS_C_CMSG_IGNORED] = { "cmsg_ignored", NULL, false },
+	[LS_C_INHERITED] = { "inherited", NULL, false },
+	[LS_C_INHERIT_FAILED] = { "inherit_failed", NULL, false },
 };
 
 static _Atomic uint64_t counters[LS_C__COUNT];

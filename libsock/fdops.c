@@ -32,7 +32,7 @@
 LS_EXPORT int close(int fd)
 {
 	struct ls_sock *s = NULL;
-	enum ls_fd_kind k = ls_fd_lookup(fd, &s);
+	enum ls_fd_kind k = ls_fd_peek(fd, &s);
 	int r;
 
 	if (ls_likely(k == LS_FD_NONE)) {
@@ -86,7 +86,7 @@ static int dup_onto(int oldfd, int newfd, int flags, bool is_dup3)
 		errno = EBUSY;
 		return -1;
 	}
-	k = ls_fd_lookup(newfd, &s);
+	k = ls_fd_peek(newfd, &s);          /* the victim: nothing to take over */
 	r = is_dup3 ? REAL(dup3)(oldfd, newfd, flags) : REAL(dup2)(oldfd, newfd);
 	if (r < 0)
 		return r;

@@ -80,20 +80,56 @@ uintptr_t ls_fdmap_take(struct ls_fdmap *m, int fd)
 
 /* ------------------------------------------------------------ fd -> socket */
 
-enum ls_fd_kind ls_fd_lookup(int fd, struct ls_sock **out)
+/* One of ours, of this attachment? */
+static bool entry_current(uintptr_t v)
+{
+	return (uint16_t)(v >> 32) == ls.gen &&
+	       atomic_load_explicit(&ls.state, memory_order_acquire) == LS_ATTACHED &&
+	       (uint32_t)v - 1 < ls.nsocks;
+}
+
+enum ls_fd_kind ls_fd_peek(int fd, struct ls_sock **out)
 {
 	uintptr_t v = ls_fdmap_get(&fd_socks, fd);
-	uint32_t idx;
 
 	if (ls_likely(v == 0))
 		return LS_FD_NONE;
-	idx = (uint32_t)v - 1;
-	if ((uint16_t)(v >> 32) != ls.gen ||
-	    atomic_load_explicit(&ls.state, memory_order_acquire) != LS_ATTACHED ||
-	    idx >= ls.nsocks)
+	if (!entry_current(v))
 		return LS_FD_STALE;
-	*out = &ls.sk[idx];
+	*out = &ls.sk[(uint32_t)v - 1];
 	return LS_FD_SOCK;
+}
+
+enum ls_fd_kind ls_fd_lookup(int fd, struct ls_sock **out)
+{
+	uintptr_t v = ls_fdmap_get(&fd_socks, fd);
+
+	if (ls_likely(v == 0))
+		return LS_FD_NONE;
+	if (ls_unlikely(!entry_current(v)))
+		return ls_inherit_fd(fd, v, out);   /* a listener a forked child inherited? */
+	*out = &ls.sk[(uint32_t)v - 1];
+	return LS_FD_SOCK;
+}
+
+uintptr_t ls_fd_entry(int fd)
+{
+	return ls_fdmap_get(&fd_socks, fd);
+}
+
+void ls_fd_claim_inherited(void)
+{
+	for (unsigned ci = 0; ci < LS_FD_CHUNKS; ci++) {
+		_Atomic uintptr_t *c = atomic_load_explicit(&fd_socks.chunk[ci], memory_order_acquire);
+
+		for (unsigned k = 0; c && k < LS_FD_CHUNK; k++) {
+			uintptr_t v = atomic_load_explicit(&c[k], memory_order_acquire);
+			struct ls_sock *s;
+
+			if (v && !entry_current(v))
+				ls_inherit_fd((int)(ci * LS_FD_CHUNK + k), v, &s);
+		}
+	}
 }
 
 uint32_t ls_fd_key(int fd)

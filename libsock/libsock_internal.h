@@ -97,6 +97,7 @@ struct ls_real {
 	int (*dup2)(int, int);
 	int (*dup3)(int, int, int);
 	ssize_t (*sendfile)(int, int, off_t *, size_t);
+	pid_t (*fork)(void);
 };
 
 extern struct ls_real ls_real;
@@ -199,6 +200,23 @@ static inline struct ls_sock *ls_fd_sock(int fd)
 int ls_fd_bind_sock(int fd, struct ls_sock *s);   /* table[fd] = s, refs += 1 */
 void ls_fd_forget(int fd);                        /* table[fd] = none, no unref */
 uint32_t ls_fd_key(int fd);                       /* the raw entry (epoll staleness) */
+uintptr_t ls_fd_entry(int fd);                    /* the whole raw entry: gen << 32 | idx + 1 */
+
+/* fd's kind without taking over an inherited listener (close, dup2's
+ * victim: nothing to claim for a descriptor that goes). */
+enum ls_fd_kind ls_fd_peek(int fd, struct ls_sock **out);
+
+/* Take over every inherited listener every descriptor names (before a
+ * fork: the child inherits from us). */
+void ls_fd_claim_inherited(void);
+
+/* inherit.c: fd's entry is a stale one of the parent's generation: take the
+ * listener over (LS_FD_SOCK, *out set) or say LS_FD_STALE. */
+enum ls_fd_kind ls_inherit_fd(int fd, uintptr_t entry, struct ls_sock **out);
+
+/* inherit.c: the child's side of fork, before attach.c forgets the parent's
+ * attachment: remember what may be inherited. */
+void ls_inherit_at_fork_child(void);
 
 struct ls_sock *ls_sock_alloc(int type, int protocol);  /* NULL: none free */
 void ls_sock_ref(struct ls_sock *s);
@@ -224,6 +242,18 @@ struct ls_pending {
 };
 
 struct ls_waiter;
+
+/* What a forked child inherited (inherit.c): the parent's private socket
+ * array (its memory, copied by fork) and generation, to take over its
+ * listeners on their first use. */
+struct ls_inherit {
+	const struct ls_sock *sk;     /* NULL: nothing to inherit */
+	uint32_t nsocks;
+	uint16_t gen;                 /* the parent's attachment generation */
+	uint32_t ppid;                /* the parent's pid (it told netd of us) */
+	struct ls_sock **map;         /* the parent's index -> our socket, once claimed */
+	pthread_mutex_t lock;
+};
 
 /* The process's attachment to the stack. One per process; a forked child
  * starts a new one (gen moves on) the first time it creates a socket. */
@@ -253,6 +283,8 @@ struct ls_stack {
 	struct ls_sock *sk;           /* private, [nsocks] */
 	pthread_mutex_t wait_lock;    /* waiters list (wait.c) */
 	struct ls_waiter *waiters;
+	struct ls_inherit inh;        /* a forked child's inheritance (inherit.c) */
+	uint32_t fork_pid;            /* getpid() before the last fork(): a child's parent */
 	/* configuration, from the environment at init */
 	bool strict;
 	bool stats;
@@ -376,6 +408,8 @@ enum ls_counter {
 	LS_C_CPL_UNMATCHED,   /* a completion nobody waited for (a timed-out waiter) */
 	LS_C_RING_CORRUPT,    /* a byte ring's indices were impossible */
 	LS_C_CMSG_IGNORED,    /* sendmsg control data on a stack socket */
+	LS_C_INHERITED,       /* a listener a forked child took over (inherit.c) */
+	LS_C_INHERIT_FAILED,  /* netd refused a FORK or an INHERIT: stale in the child */
 	LS_C__COUNT
 };
 

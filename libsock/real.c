@@ -36,6 +36,7 @@ static void resolve_all(void)
 	RESOLVE(epoll_create1); RESOLVE(epoll_ctl); RESOLVE(epoll_wait);
 	RESOLVE(epoll_pwait); RESOLVE(dup);         RESOLVE(dup2);
 	RESOLVE(dup3);        RESOLVE(sendfile);
+	RESOLVE(fork);
 }
 
 /* Resolve every entry of ls_real; idempotent and thread-safe. A libc without

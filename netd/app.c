@@ -139,19 +139,29 @@ void app_drop(struct netd_apps_state *st, struct netd_app *app, bool graceful)
  * kernel closes a dead process's files. A TCP socket's unsent bytes still
  * go, then the FIN: such sockets drain in NS_CLOSING (bounded by
  * NETD_CLOSE_DRAIN_NS, closing_sweep) and the app is dropped when none is
- * left. The region stays mapped meanwhile; nobody writes it any more. */
+ * left. Its listeners stay, held, while a child it forked has yet to
+ * inherit them (app_share.c; released by linger_sweep). The region stays
+ * mapped meanwhile; nobody writes it any more. */
 static void app_exit(struct netd_apps_state *st, struct netd_app *app)
 {
+	bool hold = app_fork_waiting(app);
+
 	app->exiting = true;
+	app->linger_until = st->now + NETD_FORK_LINGER_NS;
 	for (uint32_t i = 0; i < app->nsocks && app->nopen > 0; i++) {
 		struct nsock *ns = &app->sock[i];
 
 		if (!ns->type || ns->state == NS_CLOSING)
 			continue;
+		if (hold && ns->state == NS_LISTEN) {
+			app->held++;
+			APP_CTR(st, LISTENERS_HELD);
+			continue;
+		}
 		if (!app_tcp_defer_close(st, app, i, 0, st->now))
 			nsock_kill(st, app, i, true, st->now);
 	}
-	if (app->owed == 0)
+	if (app->owed == 0 && app->held == 0)
 		app_drop(st, app, true);
 }
 
@@ -299,7 +309,7 @@ static unsigned app_poll(struct netd_apps_state *st, struct netd_app *app, unsig
 
 	if (app->any_dirty)
 		work += dirty_service(st, app, now);
-	if (app->exiting && app->owed == 0) {
+	if (app->exiting && app->owed == 0 && app->held == 0) {
 		app_drop(st, app, true);     /* its last closing socket has drained */
 		return work + 1;
 	}
@@ -336,6 +346,23 @@ static void closing_sweep(struct netd_apps_state *st, uint64_t now)
 	}
 }
 
+/* An exited parent's held listeners go once no child of its waits to
+ * inherit them, or its linger is over (app_share.c): shared ones leave
+ * their group, the others close. The next poll drops the app. */
+static void linger_sweep(struct netd_apps_state *st, uint64_t now)
+{
+	for (unsigned k = 0; k < st->nlive; k++) {
+		struct netd_app *app = st->app[st->live[k]];
+
+		if (!app->exiting || app->held == 0 || (now < app->linger_until && app_fork_waiting(app)))
+			continue;
+		for (uint32_t i = 0; i < app->nsocks; i++)
+			if (app->sock[i].state == NS_LISTEN)
+				nsock_kill(st, app, i, true, now);
+		app->held = 0;
+	}
+}
+
 /* ----------------------------------------------------------- the hooks */
 
 unsigned netd_apps_poll(struct netd_apps *a, unsigned budget, uint64_t now)
@@ -354,6 +381,7 @@ unsigned netd_apps_poll(struct netd_apps *a, unsigned budget, uint64_t now)
 	work = handoff_drain(st);
 	if (now >= st->sweep_at) {
 		closing_sweep(st, now);
+		linger_sweep(st, now);
 		st->sweep_at = now + NETD_SWEEP_NS;
 	}
 	n = st->nlive;                       /* app_poll may drop an app: iterate a copy */

@@ -47,6 +47,12 @@
 	X(LINK_EOF,           "link: sockd's socket closed (apps kept, orphaned)") \
 	X(LINK_BAD_MSG,       "link: message from sockd of wrong size or magic (ignored)") \
 	X(LINK_FDS_CLOSED,    "link: descriptors received with a message that wanted none") \
+	X(FORKS,              "fork: children recorded (APP_OP_FORK)") \
+	X(FORK_FULL,          "fork: children refused, the app has NETD_FORK_CHILDREN waiting") \
+	X(INHERITS,           "fork: listeners inherited by a child (APP_OP_INHERIT)") \
+	X(INHERIT_REFUSED,    "fork: inherits refused (no such parent's child, or no listener)") \
+	X(SHARE_LEAVES,       "fork: entries that left a shared listener (it stays for the rest)") \
+	X(LISTENERS_HELD,     "fork: listeners an exited parent kept for its children") \
 	X(ADOPT_OFFERED,      "link: orphans offered to a (restarted) sockd with app_adopt") \
 	X(ADOPT_OFFER_FAILED, "link: offers that could not be sent (the orphan waits out its grace)") \
 	X(ATTACHES,           "attach: app adopted and acked") \

@@ -179,26 +179,31 @@ static int accept_into(struct cmd_ctx *x, uint32_t ni, uint32_t conn)
 	return 0;
 }
 
+/* A listener shared across fork accepts from its group's leader, which
+ * holds the stash and is refilled after (app_share.c). */
 static int op_accept(struct cmd_ctx *x)
 {
-	struct nsock *ls = x->ns;
-	uint32_t ni = (uint32_t)x->c->arg0, conn = ls->stash;
+	struct netd_app *la;
+	uint32_t ni = (uint32_t)x->c->arg0, li, conn;
+	struct nsock *ls = x->ns, *lead;
 	int r;
 
 	if (ls->state != NS_LISTEN || !accept_target_ok(x, ni))
 		return -EINVAL;
-	ls->stash = TCP_CONN_NONE;
+	lead = app_share_leader(x->st, x->app, x->c->sock, &la, &li);
+	conn = lead->stash;
+	lead->stash = TCP_CONN_NONE;
 	if (conn == TCP_CONN_NONE) {
 		r = tcp_accept(ctx_tcp(x), ctx_env(x), ls->conn, NULL);
 		if (r < 0) {
-			nsock_publish(x->app, x->c->sock);   /* ACCEPTQ off */
+			app_share_publish(x->st, x->app, x->c->sock);   /* ACCEPTQ off */
 			return r;
 		}
 		conn = (uint32_t)r;
 	}
 	r = accept_into(x, ni, conn);
-	app_listener_refill(x->st, x->app, x->c->sock);
-	nsock_publish(x->app, x->c->sock);
+	app_listener_refill(x->st, la, li);
+	app_share_publish(x->st, x->app, x->c->sock);
 	return r;
 }
 
@@ -316,6 +321,7 @@ static int op_close(struct cmd_ctx *x)
 
 	if (!linger_zero(ns) && app_tcp_defer_close(x->st, x->app, i, x->c->seq, x->now))
 		return CMD_DEFERRED;
+	/* (a listener shared across fork only leaves its group: app_tcp_release) */
 	if (ns->type == SOCK_STREAM)
 		app_tcp_release(x->st, x->app, i, true, x->now);
 	nsock_free(x->st, x->app, i);
@@ -494,6 +500,18 @@ static int op_getname(struct cmd_ctx *x)
 	return 0;
 }
 
+/* ---------------------------------------------------------- FORK, INHERIT */
+
+static int op_fork(struct cmd_ctx *x)
+{
+	return app_op_fork(x->st, x->app, x->c->arg0);
+}
+
+static int op_inherit(struct cmd_ctx *x)
+{
+	return app_op_inherit(x->st, x->app, x->c->sock, x->c->arg0, x->c->arg1, x->out);
+}
+
 /* -------------------------------------------------------------- dispatch */
 
 typedef int (*cmd_fn)(struct cmd_ctx *x);
@@ -504,6 +522,7 @@ static const cmd_fn cmd_table[APP_OP_MAX] = {
 	[APP_OP_CONNECT] = op_connect,       [APP_OP_SHUTDOWN] = op_shutdown,
 	[APP_OP_CLOSE] = op_close,           [APP_OP_SETSOCKOPT] = op_setsockopt,
 	[APP_OP_GETSOCKOPT] = op_getsockopt, [APP_OP_GETNAME] = op_getname,
+	[APP_OP_FORK] = op_fork,             [APP_OP_INHERIT] = op_inherit,
 };
 
 /* TX and RX_DONE: the socket's rings moved; look at it at the end of the poll. */
@@ -523,7 +542,10 @@ static int cmd_check(struct netd_apps_state *st, const struct netd_app *app,
 		APP_CTR(st, CMD_BAD_OP);
 		return -EINVAL;
 	}
-	if (c->sock >= app->nsocks || (c->op != APP_OP_SOCKET && !app->sock[c->sock].type) ||
+	if (c->op == APP_OP_FORK)
+		return 0;                    /* names no socket */
+	if (c->sock >= app->nsocks ||
+	    (c->op != APP_OP_SOCKET && c->op != APP_OP_INHERIT && !app->sock[c->sock].type) ||
 	    app->sock[c->sock].state == NS_CLOSING) {
 		APP_CTR(st, CMD_BAD_SOCK);
 		return -EBADF;

@@ -234,7 +234,9 @@ static void tcp_check_dead(struct netd_apps_state *st, struct nsock *ns)
 
 void app_listener_refill(struct netd_apps_state *st, struct netd_app *app, uint32_t i)
 {
-	struct nsock *ns = &app->sock[i];
+	struct netd_app *la;
+	uint32_t li;
+	struct nsock *ns = app_share_leader(st, app, i, &la, &li);   /* only a leader holds one */
 	int c;
 
 	if (ns->state != NS_LISTEN || ns->stash != TCP_CONN_NONE)
@@ -250,6 +252,8 @@ void app_tcp_release(struct netd_apps_state *st, struct netd_app *app, uint32_t 
 	struct nsock *ns = &app->sock[i];
 	struct tcp_stack *ts = st->stk->tcp;
 
+	if (app_share_leave(st, app, i))
+		return;                      /* the listener stays for the rest of its group */
 	if (ns->stash != TCP_CONN_NONE)
 		tcp_abort(ts, &st->stk->tcp_env, ns->stash, now);
 	ns->stash = TCP_CONN_NONE;
@@ -327,6 +331,7 @@ static void tcp_service(struct netd_apps_state *st, struct netd_app *app, uint32
 	ns->tev = 0;
 	if (ns->state == NS_LISTEN) {
 		app_listener_refill(st, app, i);
+		app_share_publish(st, app, i);
 		return;
 	}
 	if (ns->conn != TCP_CONN_NONE && !(ns->flags & NSF_DEAD)) {

@@ -61,6 +61,7 @@ enum nsock_flags {
 	NSF_UP        = 1u << 7,   /* TCP: was established (APP_EV_CONNECTED stays) */
 	NSF_REUSEADDR = 1u << 8,
 	NSF_REUSEPORT = 1u << 9,
+	NSF_GROUP_ACCEPTQ = 1u << 10, /* shared listener: the group's leader holds a conn */
 };
 
 /* Options set before a conn exists (the usual TCP_NODELAY before connect),
@@ -91,12 +92,23 @@ struct nsock {
 	uint32_t events;           /* APP_EV_* as last published */
 	int32_t error;             /* pending -errno (SO_ERROR) */
 	int32_t pub_error;         /* error as last published */
+	uint32_t share_next;       /* listener shared across fork: the next reference in
+	                            * the group's ring (app_share.c), 0: not shared */
 	uint32_t close_seq;        /* NS_CLOSING: the CLOSE's seq */
 	uint64_t close_by;         /* NS_CLOSING: reset if not drained by then */
 	struct nsock_opts opt;
 };
 
 /* ---------------------------------------------------------------- apps */
+
+#define NETD_FORK_CHILDREN   16u           /* children one app may have inheriting at once */
+#define NETD_FORK_LINGER_NS  30000000000ull /* an exited parent waits this long at most */
+
+/* A child the app forked (APP_OP_FORK): it may inherit the app's listeners. */
+struct fork_child {
+	uint32_t pid;
+	bool claimed;              /* it has inherited one (APP_OP_INHERIT) */
+};
 
 /* One app. Built and freed by the link thread, used only by the engine in
  * between (from the handoff's ATTACH to its RETURN). */
@@ -114,6 +126,10 @@ struct netd_app {
 	uint64_t dev, ino;         /* the region's identity, to recognise a replay */
 	uint32_t owed;             /* completions owed by deferred CLOSEs: cpl slots kept */
 	bool exiting;              /* the process is gone: closing sockets drain, then drop */
+	uint32_t held;             /* exiting: listeners kept for children yet to inherit */
+	uint64_t linger_until;     /*   until then at most (NETD_FORK_LINGER_NS) */
+	unsigned nchildren;
+	struct fork_child children[NETD_FORK_CHILDREN];
 	uint32_t nopen;            /* sockets not FREE */
 	bool changed;              /* the app can see something new: ring its wake */
 	bool any_dirty;
@@ -281,6 +297,30 @@ int app_tcp_info(struct netd_apps_state *st, struct netd_app *app, uint32_t i, u
 		 int64_t *len);
 
 /* -------------------------------------------------------- sockd_link.c */
+
+/* ------------------------------------------------------------ app_share.c */
+
+/* Publish socket i's state bits, and, if it is a listener shared across
+ * fork, every other entry of its group's (their ACCEPTQ follows the leader). */
+void app_share_publish(struct netd_apps_state *st, struct netd_app *app, uint32_t i);
+
+/* The group's leader of listener i (itself when not shared): the entry
+ * holding the conn map and the stash. */
+struct nsock *app_share_leader(struct netd_apps_state *st, struct netd_app *app, uint32_t i,
+			       struct netd_app **la, uint32_t *li);
+
+/* Socket i leaves its group (if it is in one): the listener stays for the
+ * others, a leader hands on the conn map, the stash and the port. Returns
+ * true if it did (socket i then holds no conn), false if not shared. */
+bool app_share_leave(struct netd_apps_state *st, struct netd_app *app, uint32_t i);
+
+/* APP_OP_FORK and APP_OP_INHERIT (shm/app_layout.h): 0 or -errno. */
+int app_op_fork(struct netd_apps_state *st, struct netd_app *app, int32_t pid);
+int app_op_inherit(struct netd_apps_state *st, struct netd_app *app, uint32_t ci, int32_t pi,
+		   int32_t ppid, struct app_cpl *out);
+
+/* Has app a child, still alive, that has inherited nothing yet? */
+bool app_fork_waiting(const struct netd_app *app);
 
 int sockd_link_start(struct netd_apps_state *st);
 void sockd_link_stop(struct netd_apps_state *st);

@@ -65,7 +65,8 @@ static uint32_t nsock_events(const struct nsock *ns)
 
 	if (ns->flags & NSF_UP)
 		ev |= APP_EV_CONNECTED;
-	if (ns->state == NS_LISTEN && ns->stash != TCP_CONN_NONE)
+	if (ns->state == NS_LISTEN &&
+	    (ns->stash != TCP_CONN_NONE || (ns->flags & NSF_GROUP_ACCEPTQ)))
 		ev |= APP_EV_ACCEPTQ;
 	if (ns->flags & (NSF_EOF | NSF_DEAD | NSF_BROKEN))
 		ev |= APP_EV_RDHUP;

@@ -77,7 +77,7 @@
 
 #include "shm/doorbell.h"
 
-#define APP_LAYOUT_VERSION  2u   /* 2: app_sock.optval (TCP_INFO) */
+#define APP_LAYOUT_VERSION  3u   /* 2: app_sock.optval (TCP_INFO); 3: FORK, INHERIT */
 
 #define APP_SOCK_FILE       "sockd.sock"   /* RUN_DIR/sockd.sock */
 #define APP_AREA_CTL        "app.ctl"
@@ -138,6 +138,12 @@ enum app_op {
 	APP_OP_GETNAME,       /* sock, arg0 = 0 local / 1 peer -> 0, cpl.addr:port | -ENOTCONN */
 	APP_OP_TX,            /* sock: the tx ring has new bytes (notification, no completion) */
 	APP_OP_RX_DONE,       /* sock: the app consumed rx bytes (window update; no completion) */
+	APP_OP_FORK,          /* arg0 = the pid fork() just returned: that child may inherit
+	                       *   this app's listening sockets (INHERIT) -> 0 | -ENOSPC */
+	APP_OP_INHERIT,       /* sock = a free index of ours, arg0 = the parent's socket
+	                       *   index, arg1 = the parent's pid (it posted FORK for us):
+	                       *   sock becomes another reference to that listening socket
+	                       *   -> 0, cpl.addr:port = its local name | -EPERM | -EBADF */
 	APP_OP_MAX
 };
 

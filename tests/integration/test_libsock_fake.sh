@@ -115,8 +115,9 @@ expect_err "fallback.no_stack=1" "no_stack counted"
 client nostack --run-dir "$RUN/no-such-dir" --strict -- strict
 
 # nginx serving curl, both unmodified and both on the stack (two apps of the
-# fake, joined by its loopback). nginx runs single-process: a forked worker
-# cannot use the master's stack sockets yet (docs/LIBSOCK.md, fork).
+# fake, joined by its loopback). nginx runs single-process here: the fake
+# netd has no APP_OP_FORK/INHERIT; test_e2e_fork.sh runs nginx's master and
+# workers on the real stack.
 nginx_conf() {   # nginx_conf DIR WWW
   cat <<CONF
 daemon off; master_process off; worker_processes 1; pid $1/nginx.pid;

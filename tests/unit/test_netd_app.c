@@ -20,6 +20,7 @@
 #include "netd/app.c"
 #include "netd/app_cmd.c"
 #include "netd/app_data.c"
+#include "netd/app_share.c"
 #include "netd/app_sock.c"
 #include "netd/app_tcpinfo.c"
 #include "netd/sockd_link.c"
