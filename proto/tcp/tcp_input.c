@@ -161,9 +161,14 @@ static void send_cookie(struct tcp_stack *ts, const struct tcp_env *env,
 
 /* The ACK completing a cookie handshake: rebuild the connection from the
  * cookie (MSS) and the echoed TSval (WS, SACK), straight to ESTABLISHED.
- * Returns the child, or NULL (the caller answers with a RST). */
-static struct tcb *cookie_child(struct tcp_stack *ts, const struct tcp_env *env,
-				struct tcb *l, const struct tcp_seg *seg, uint64_t now)
+ * Returns 0 with *child set; -EINVAL if seg carries no good cookie (the
+ * caller answers with a RST); -ENOBUFS if it does but there is no room (a
+ * full accept queue or no free TCB): the ACK is dropped and counted, as
+ * Linux drops it (tcp_v4_syn_recv_sock), and the peer's next segment tries
+ * again. */
+static int cookie_child(struct tcp_stack *ts, const struct tcp_env *env,
+			struct tcb *l, const struct tcp_seg *seg, uint64_t now,
+			struct tcb **child)
 {
 	struct tcp_syncookie_opts co = { TCP_SYNCOOKIE_NO_WSCALE, false };
 	struct tcp_opts o = { .has = TCP_OPTF_MSS };
@@ -176,10 +181,12 @@ static struct tcb *cookie_child(struct tcp_stack *ts, const struct tcp_env *env,
 	if (mss < 0 || ((seg->opt.has & TCP_OPTF_TS) &&
 			tcp_syncookie_ts_decode(seg->opt.tsecr, &co) < 0)) {
 		TCP_INC(ts, SYNCOOKIES_FAILED);
-		return NULL;
+		return -EINVAL;
 	}
-	if (l->aq_len >= l->backlog || !(t = tcp_tcb_alloc(ts, now)))
-		return NULL;
+	if (l->aq_len >= l->backlog)
+		return TCP_DROP(ts, TCP_LISTEN_OVERFLOW), -ENOBUFS;
+	if (!(t = tcp_tcb_alloc(ts, now)))
+		return TCP_DROP(ts, NO_BUFFERS), -ENOBUFS;
 	TCP_INC(ts, SYNCOOKIES_RECV);
 	o.mss = (uint16_t)mss;
 	o.has |= (seg->opt.has & TCP_OPTF_TS) ? TCP_OPTF_TS : 0;
@@ -202,7 +209,8 @@ static struct tcb *cookie_child(struct tcp_stack *ts, const struct tcp_env *env,
 	tcp_conn_hash_insert(ts, t);
 	l->syn_len++;
 	TCP_INC(ts, PASSIVE_OPENS);
-	return t;
+	*child = t;
+	return 0;
 }
 
 static void input_synchronized(struct tcp_stack *ts, const struct tcp_env *env,
@@ -217,13 +225,19 @@ static struct tcb *input_listen(struct tcp_stack *ts, const struct tcp_env *env,
 		return TCP_DROP(ts, TCP_FLAGS), NULL;
 	if (seg->flags & TH_ACK) {
 		struct tcb *t = NULL;
+		int err = -EINVAL;
 
 		if (!(seg->flags & TH_SYN) && ts->cfg.syncookies)
-			t = cookie_child(ts, env, l, seg, now);
-		if (!t)
+			err = cookie_child(ts, env, l, seg, now, &t);
+		if (err == -EINVAL) {
+			/* "Any acknowledgment is bad if it arrives on a connection
+			 * still in the LISTEN state": typically the rest of a flight
+			 * the peer sent before our RST reached it. */
+			TCP_DROP(ts, TCP_BAD_ACK);
 			tcp_reply_rst(ts, env, seg, now);
-		else
+		} else if (t) {
 			input_synchronized(ts, env, t, seg, now);
+		}
 		return t;
 	}
 	if (!(seg->flags & TH_SYN))

@@ -222,6 +222,46 @@ static void test_established_abort(void **state)
 	assert_int_equal(tcp_conn_count(fx->ts), 1);
 }
 
+/* ESTABLISHED (active open, no listener) sending a flight + the peer's RST
+ * (it closed with our data unread, RFC 2525 2.17) -> CLOSED, out of the hash.
+ * The rest of the flight reaches the peer after its close and each segment
+ * draws a bare RST (SEQ = its ACK, RFC 9293 3.10.7.1); those find no conn:
+ * each is a TCP_NO_SOCKET drop and none is answered. This is the ~100
+ * TCP_NO_SOCKET of every iperf3 run (tests/integration/test_e2e_iperf3.sh,
+ * stack -> kernel); Linux's sender drops them as SKB_DROP_REASON_NO_SOCKET. */
+static void test_established_rst_then_stray_rsts(void **state)
+{
+	struct st *s = *state;
+	struct tcp_fx *fx;
+	static char buf[8000];
+	uint64_t drops[PROTO_DROP_MAX], cnt[TCP_CNT_NR];
+	uint32_t i, sent;
+	int c;
+
+	assert_int_equal(tcp_fx_free(s->fx), 0);
+	s->fx = fx = tcp_fx_new(NULL);
+	c = tcp_fx_active_open(fx, IRS, NULL, &s->iss);
+	assert_true(c >= 0);
+	assert_int_equal(tcp_send(fx->ts, &fx->env, (uint32_t)c, buf, sizeof(buf), 0, fx->now),
+			 (int)sizeof(buf));
+	sent = fx->ncap;
+	assert_true(sent >= 3);
+	tcp_fx_in(fx, &(struct tcp_spec){ .flags = TH_RST | TH_ACK, .seq = IRS + 1,
+					  .ack = s->iss + 1 + 1460 });
+	assert_int_equal(tcp_fx_state(fx, (uint32_t)c), TCPS_CLOSED);
+	assert_true(tcp_fx_events(fx, (uint32_t)c) & TCP_EV_ERROR);
+	for (i = 1; i < sent; i++)
+		tcp_fx_in(fx, &(struct tcp_spec){ .flags = TH_RST, .seq = IRS + 1 });
+	assert_int_equal(fx->ncap, sent);                  /* no answer to a RST */
+	tcp_stats_read(fx->ts, cnt, drops);
+	assert_int_equal(cnt[TCP_CNT_ESTAB_RESETS], 1);
+	assert_int_equal(drops[PROTO_DROP_TCP_NO_SOCKET], sent - 1);
+	assert_int_equal(tcp_send(fx->ts, &fx->env, (uint32_t)c, "x", 1, 0, fx->now),
+			 -ECONNRESET);
+	tcp_close(fx->ts, &fx->env, (uint32_t)c, fx->now);
+	assert_int_equal(tcp_conn_count(fx->ts), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -235,6 +275,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_established_shutdown_wr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_time_wait_syn_reuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_established_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_established_rst_then_stray_rsts, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
