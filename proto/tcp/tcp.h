@@ -353,6 +353,7 @@ int tcp_info(const struct tcp_stack *ts, uint32_t conn, struct tcp_conn_info *ou
 	X(TIMEOUTS,         "retransmission timeouts")                          \
 	X(SACK_RECOVERY,    "SACK-based loss recoveries (RFC 6675)")            \
 	X(SACK_RESCUE,      "rescue retransmissions (RFC 6675 NextSeg rule 4)") \
+	X(TW_RECYCLED,      "TIME_WAITs ended early for a new conn (table full)") \
 	X(DSACKS_RECV,      "D-SACK blocks received (RFC 2883)")                \
 	X(RENO_RECOVERY,    "NewReno loss recoveries (RFC 6582)")               \
 	X(CHALLENGE_ACKS,   "challenge ACKs sent (RFC 5961)")                   \

@@ -176,12 +176,38 @@ uint32_t tcp_timewait_count(const struct tcp_stack *ts)
 
 /* Take a TCB off the free list, zeroed and unarmed, state CLOSED. Returns NULL
  * when the pool is exhausted. */
+/* Every TCB is in use: end a connection in TIME_WAIT early to make room,
+ * as Linux does when its TIME_WAIT buckets overflow (tcp_max_tw_buckets):
+ * a server closing first leaves one per connection for 2 MSL, and a table
+ * full of them would refuse every new connection. Searched from where the
+ * last search stopped, so a full table of TIME_WAITs costs one step. True
+ * if a TCB was freed. */
+static bool timewait_recycle(struct tcp_stack *ts)
+{
+	uint32_t n = ts->cfg.max_conns;
+
+	if (ts->ntimewait == 0)
+		return false;
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t i = (ts->tw_scan + k) % n;
+		struct tcb *t = tcp_tcb(ts, i);
+
+		if (t->in_use && t->state == TCPS_TIME_WAIT) {
+			ts->tw_scan = (i + 1) % n;
+			tcp_tcb_free(ts, NULL, t);
+			TCP_INC(ts, TW_RECYCLED);
+			return true;
+		}
+	}
+	return false;
+}
+
 struct tcb *tcp_tcb_alloc(struct tcp_stack *ts, uint64_t now)
 {
 	struct tcb *t;
 
 	(void)now;
-	if (ts->free_head == TCP_CONN_NONE)
+	if (ts->free_head == TCP_CONN_NONE && !timewait_recycle(ts))
 		return NULL;
 	t = tcp_tcb(ts, ts->free_head);
 	ts->free_head = t->hash_next;

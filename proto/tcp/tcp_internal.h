@@ -29,7 +29,7 @@
 #include "proto/tcp/tcp_isn.h"
 
 #define TCP_STACK_MAGIC   0x54435053u   /* "TCPS" */
-#define TCP_STACK_VERSION 5u   /* 5: per-TCB statistics for TCP_INFO (tcb.h) */
+#define TCP_STACK_VERSION 6u   /* 5: per-TCB statistics for TCP_INFO (tcb.h); 6: tw_scan */
 
 /* ------------------------------------------------- wire format (RFC 9293 3.1) */
 
@@ -143,7 +143,7 @@ struct tcp_stack {
 	uint32_t challenge_left;         /*   challenge ACKs still allowed in it */
 	uint32_t ntimewait;          /* TCBs in TIME_WAIT (of nused) */
 	uint32_t trace_pos;          /* next slot of trace[] (free-running) */
-	uint32_t pad1;
+	uint32_t tw_scan;            /* where the next TIME_WAIT recycling looks (tcp_conn.c) */
 	struct tcp_trace trace[TCP_TRACE_LEN];   /* last state changes, for ctl/ */
 	struct tw_wheel wheel;       /* one entry per TCB (tcb.tw) */
 	struct tcp_counters cnt;

@@ -359,6 +359,42 @@ static void test_listen_close_frees_port(void **state)
 	assert_true(tcp_listen(fx->ts, &fx->env, 0, 83, 4, 0) >= 0);
 }
 
+/* A table full of TIME_WAITs (a server that closes first) does not refuse
+ * new connections: one TIME_WAIT is ended early for each, counted. */
+static void test_timewait_recycled_when_full(void **state)
+{
+	struct tcp_fx *fx = *state;
+	struct tcp_config cfg;
+	uint64_t cnt[TCP_CNT_NR];
+	uint32_t iss;
+	int l;
+
+	tcp_fx_free(fx);
+	tcp_fx_config(&cfg);
+	cfg.max_conns = 4;
+	*state = fx = tcp_fx_new(&cfg);
+	l = tcp_listen(fx->ts, &fx->env, 0, FX_LPORT, 8, 0);
+	assert_true(l >= 0);
+	for (uint16_t port = 2000; port < 2010; port++) {
+		int c;
+
+		tcp_fx_in(fx, &(struct tcp_spec){ .sport = port, .flags = TH_SYN, .seq = 100 });
+		assert_int_equal(tcp_fx_last(fx)->flags, TH_SYN | TH_ACK);
+		iss = tcp_fx_last(fx)->seq;
+		tcp_fx_in(fx, &(struct tcp_spec){ .sport = port, .flags = TH_ACK, .seq = 101,
+						  .ack = iss + 1 });
+		c = tcp_accept(fx->ts, &fx->env, (uint32_t)l, NULL);
+		assert_true(c >= 0);
+		assert_int_equal(tcp_close(fx->ts, &fx->env, (uint32_t)c, fx->now), 0);
+		tcp_fx_in(fx, &(struct tcp_spec){ .sport = port, .flags = TH_FIN | TH_ACK,
+						  .seq = 101, .ack = iss + 2 });
+		assert_int_equal(tcp_fx_state(fx, (uint32_t)c), TCPS_TIME_WAIT);
+	}
+	tcp_stats_read(fx->ts, cnt, NULL);
+	assert_int_equal(cnt[TCP_CNT_TW_RECYCLED], 10 - 3);   /* 3 TCBs beside the listener */
+	assert_int_equal(tcp_conn_count(fx->ts), 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -376,6 +412,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_syn_sent_mss_clamp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listen_reuseport, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listen_close_frees_port, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timewait_recycled_when_full, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
