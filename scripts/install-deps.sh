@@ -9,7 +9,7 @@ PKGS=(
   liburing-dev libnuma-dev libsystemd-dev libcmocka-dev
   libdpdk-dev libck-dev
   python3 python3-scapy
-  iproute2 iputils-ping curl nginx-light iperf3 netcat-openbsd tshark ethtool
+  iproute2 iputils-ping curl nginx-light iperf3 netcat-openbsd tshark ethtool wrk
   valgrind
 )
 

@@ -91,7 +91,7 @@ EOC
 start_nginx() {
   T=15 rs_app "$NS" nginx -c "$NGX/nginx.conf" -p "$NGX" || rs_fail "nginx did not start: $(tail -3 "$NGX/error.log")"
   rs_wait 5 test -s "$NGX/nginx.pid" || rs_fail "nginx wrote no pid file"
-  rs_defer "pkill -KILL -f '^nginx: (master|worker) process nginx -c $NGX' 2>/dev/null; pkill -KILL -f '^nginx: worker' 2>/dev/null"
+  rs_defer "kill -KILL \$(cat $NGX/nginx.pid) \$(pgrep -P \$(cat $NGX/nginx.pid)) 2>/dev/null"
 }
 fetch() {   # fetch N: the kernel's curl, N times, SHA-256 checked
   local want got
@@ -111,9 +111,11 @@ served=$(grep -o '[0-9]*#[0-9]*: \*[0-9]* client' "$NGX/error.log" | cut -d'#' -
 echo "nginx (daemon, master + 2 workers): 6 x 1 MiB, sha256 ok; connections served by worker(s) $served"
 
 # 3. quit, the listener goes with the last process, and the port is free
+gone() { local p; for p in "$@"; do kill -0 "$p" 2>/dev/null && return 1; done; return 0; }
 master=$(cat "$NGX/nginx.pid")
+procs=("$master" $(pgrep -P "$master"))
 kill -QUIT "$master"
-rs_wait 10 bash -c "! kill -0 $master 2>/dev/null && ! pgrep -f '^nginx: worker' >/dev/null" || rs_fail "nginx did not quit"
+rs_wait 10 gone "${procs[@]}" || rs_fail "nginx did not quit (${procs[*]})"
 nolisten() { rs_netd_stats && [ "$(rs_netd_conns)" = 0 ]; }
 rs_wait 5 nolisten || rs_fail "after nginx quit: netd still has $(rs_netd_conns) live TCP connection(s) (the listener?)"
 rm -f "$NGX/nginx.pid"
