@@ -101,7 +101,7 @@ struct nsock {
 
 /* ---------------------------------------------------------------- apps */
 
-#define NETD_FORK_CHILDREN   16u           /* children one app may have inheriting at once */
+#define NETD_FORK_CHILDREN   128u          /* children one app may have yet to inherit at once */
 #define NETD_FORK_LINGER_NS  30000000000ull /* an exited parent waits this long at most */
 
 /* A child the app forked (APP_OP_FORK): it may inherit the app's listeners. */
