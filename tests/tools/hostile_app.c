@@ -285,6 +285,18 @@ static unsigned phase_badargs(struct victim *v)
 			  (int32_t)rnd() % 100, 0);
 	n += post(v, APP_OP_GETNAME, 0, 0, 0, 7, 0, 0);
 	n += post(v, APP_OP_ACCEPT, 0, 0, 0, (int32_t)v->nsocks + 5, 0, 0);  /* not a listener, bad index */
+	/* fork records for pids that are no children (0, -1, init, our own),
+	 * more than netd keeps; inherits from parents that never forked us, of
+	 * sockets that are no listeners, into indices in use */
+	n += post(v, APP_OP_FORK, 0, 0, 0, 0, 0, 0);
+	n += post(v, APP_OP_FORK, 0, 0, 0, -1, 0, 0);
+	for (unsigned k = 0; k < 140; k++)
+		n += post(v, APP_OP_FORK, 0, 0, 0, 1, 0, 0);
+	n += post(v, APP_OP_FORK, 0, 0, 0, (int32_t)getpid(), 0, 0);
+	n += post(v, APP_OP_INHERIT, 10, 0, 0, 0, 1, 0);                    /* init never forked us */
+	n += post(v, APP_OP_INHERIT, 11, 0, 0, 0, (int32_t)getpid(), 0);    /* our own "parent" */
+	n += post(v, APP_OP_INHERIT, 12, 0, 0, -5, (int32_t)getppid(), 0);
+	n += post(v, APP_OP_INHERIT, 0, 0, 0, 0x7fffffff, -1, 0);
 	return n;
 }
 
