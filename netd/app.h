@@ -35,72 +35,12 @@
 #include "shm/app_layout.h"
 #include "shm/counters.h"
 #include "shm/doorbell.h"
+#include "shm/netd_layout.h"
 
 #define NETD_APPS_MAX  64u   /* apps one netd serves (+1 control doorbell: fits futex_waitv) */
 
-/* Every drop and error of the application side, by reason. Each counter has
- * one writer thread: LINK_* and ATTACH_* the link thread, the rest the
- * engine thread (so both bump with COUNTER_INC; shm/counters.h). */
-#define NETD_APP_COUNTERS(X) \
-	X(LINK_CONNECTS,      "link: connected to sockd and said hello") \
-	X(LINK_CONNECT_FAIL,  "link: sockd absent or refused the hello (retried with backoff)") \
-	X(LINK_EOF,           "link: sockd's socket closed (apps kept, orphaned)") \
-	X(LINK_BAD_MSG,       "link: message from sockd of wrong size or magic (ignored)") \
-	X(LINK_FDS_CLOSED,    "link: descriptors received with a message that wanted none") \
-	X(FORKS,              "fork: children recorded (APP_OP_FORK)") \
-	X(FORK_FULL,          "fork: children refused, the app has NETD_FORK_CHILDREN waiting") \
-	X(INHERITS,           "fork: listeners inherited by a child (APP_OP_INHERIT)") \
-	X(INHERIT_REFUSED,    "fork: inherits refused (no such parent's child, or no listener)") \
-	X(SHARE_LEAVES,       "fork: entries that left a shared listener (it stays for the rest)") \
-	X(LISTENERS_HELD,     "fork: listeners an exited parent kept for its children") \
-	X(ADOPT_OFFERED,      "link: orphans offered to a (restarted) sockd with app_adopt") \
-	X(ADOPT_OFFER_FAILED, "link: offers that could not be sent (the orphan waits out its grace)") \
-	X(ATTACHES,           "attach: app adopted and acked") \
-	X(ATTACH_REPLAYED,    "attach: a replay of a region netd already serves, acked again") \
-	X(ATTACH_BAD_MSG,     "attach refused: geometry or descriptor count unusable") \
-	X(ATTACH_BAD_REGION,  "attach refused: region unmappable, unsealed, or areas too small") \
-	X(ATTACH_NO_SLOT,     "attach refused: NETD_APPS_MAX apps already") \
-	X(ATTACH_NOMEM,       "attach refused: no memory for the app's table") \
-	X(ACK_FAILED,         "attach: the ack could not be sent") \
-	X(DETACHES,           "detach: sockd said the app is gone") \
-	X(DETACH_UNKNOWN,     "detach: for no app netd serves (already dropped, or refused)") \
-	X(ORPHANS_DROPPED,    "apps dropped: sockd came back and did not replay them") \
-	X(APPS_ADOPTED,       "engine: apps adopted from the handoff") \
-	X(APPS_DROPPED,       "engine: apps dropped (detach, corrupt ring, shutdown)") \
-	X(CMD_RING_CORRUPT,   "app detached: its command ring's indices were impossible") \
-	X(CPL_RING_CORRUPT,   "app detached: its completion ring's indices were impossible") \
-	X(CMDS,               "commands executed") \
-	X(CMD_BAD_OP,         "commands with an unknown op (-EINVAL)") \
-	X(CMD_BAD_SOCK,       "commands naming a socket index out of range or not open (-EBADF)") \
-	X(CMD_ERRORS,         "commands completed with an error") \
-	X(NOTIFY_BAD_SOCK,    "TX/RX_DONE notifications for no open socket (ignored)") \
-	X(WAKES,              "app wake doorbells rung (a syscall only if the app slept)") \
-	X(WAKE_ERR,           "app wake eventfd writes that failed") \
-	X(BYTE_RING_CORRUPT,  "socket failed -EIO: its rx or tx byte ring's indices were impossible") \
-	X(TCP_TX_BYTES,       "bytes moved from apps' tx rings into TCP") \
-	X(TCP_RX_BYTES,       "bytes moved from TCP into apps' rx rings") \
-	X(TCP_TX_DISCARDED,   "tx ring bytes discarded: the connection could not take them") \
-	X(TCP_EV_STALE,       "TCP events for a conn no socket holds (closed meanwhile)") \
-	X(TCP_ABORT_UNREAD,   "closes that reset: unread bytes in the app's rx ring") \
-	X(TCP_CLOSE_DRAIN_TIMEOUT, "closes that reset: the tx ring did not drain in time") \
-	X(TCP_NO_CONN_SLOT,   "conns aborted: index beyond netd's conn map") \
-	X(UDP_TX_DGRAMS,      "datagrams sent from apps' tx rings") \
-	X(UDP_TX_BAD_RECORD,  "socket failed -EIO: a tx record's length was impossible") \
-	X(UDP_TX_NO_DEST,     "datagrams dropped: no destination and not connected") \
-	X(UDP_TX_ERR,         "datagrams dropped: udp_output failed (no route, no buffers)") \
-	X(UDP_RX_DGRAMS,      "datagrams written into apps' rx rings") \
-	X(UDP_RX_RING_FULL,   "datagrams dropped: the app's rx ring was full") \
-	X(UDP_RX_TOO_BIG,     "datagrams dropped: larger than the app's rx ring") \
-	X(UDP_RX_NO_SOCKET,   "datagrams dropped: sock_id names no open UDP socket") \
-	X(ICMP_ERR_SET,       "ICMP errors reported on a connected UDP socket") \
-	X(ICMP_ERR_IGNORED,   "ICMP errors ignored: socket gone or not connected (as Linux)") \
-	X(EV_OTHER,           "stack events of an unknown type (freed)") \
-	X(UDP_REBIND_FAIL,    "UDP sockets failed -EADDRINUSE re-binding after a stack reset")
-
-#define NETD_APP_CTR_ID(name, text) NETD_APP_##name,
-enum netd_app_counter { NETD_APP_COUNTERS(NETD_APP_CTR_ID) NETD_APP_CTR_NR };
-#undef NETD_APP_CTR_ID
-COUNTERS_DECLARE(netd_app_counters, NETD_APP_COUNTERS, NETD_APP_CTR_NR);
+/* The application side's counters (NETD_APP_COUNTERS) are part of the
+ * stats region's layout: shm/netd_layout.h, where ctl/ finds their names. */
 
 struct netd_apps_state;
 

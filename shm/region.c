@@ -164,7 +164,8 @@ static int check_header(const struct region *r, enum region_kind kind, uint32_t 
 	return 0;
 }
 
-int region_attach_fd(struct region *r, int fd, enum region_kind kind, uint32_t layout_version)
+static int attach_prot(struct region *r, int fd, enum region_kind kind, uint32_t layout_version,
+		       int prot)
 {
 	struct stat st;
 	void *base;
@@ -176,7 +177,7 @@ int region_attach_fd(struct region *r, int fd, enum region_kind kind, uint32_t l
 		return -errno;
 	if ((size_t)st.st_size < REGION_ALIGN * 2)
 		return -EINVAL;
-	base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	base = mmap(NULL, (size_t)st.st_size, prot, MAP_SHARED, fd, 0);
 	if (base == MAP_FAILED)
 		return -errno;
 	*r = (struct region){ .hdr = base, .base = base, .size = (size_t)st.st_size, .fd = fd };
@@ -191,17 +192,34 @@ int region_attach_fd(struct region *r, int fd, enum region_kind kind, uint32_t l
 	return 0;
 }
 
-int region_open(struct region *r, const char *path, enum region_kind kind, uint32_t layout_version)
+int region_attach_fd(struct region *r, int fd, enum region_kind kind, uint32_t layout_version)
 {
-	int fd = open(path, O_RDWR | O_CLOEXEC);
+	return attach_prot(r, fd, kind, layout_version, PROT_READ | PROT_WRITE);
+}
+
+static int open_prot(struct region *r, const char *path, enum region_kind kind,
+		     uint32_t layout_version, bool writable)
+{
+	int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 	int err;
 
 	if (fd < 0)
 		return -errno;
-	err = region_attach_fd(r, fd, kind, layout_version);
+	err = attach_prot(r, fd, kind, layout_version, writable ? PROT_READ | PROT_WRITE : PROT_READ);
 	if (err < 0)
 		close(fd);
 	return err;
+}
+
+int region_open(struct region *r, const char *path, enum region_kind kind, uint32_t layout_version)
+{
+	return open_prot(r, path, kind, layout_version, true);
+}
+
+int region_open_ro(struct region *r, const char *path, enum region_kind kind,
+		   uint32_t layout_version)
+{
+	return open_prot(r, path, kind, layout_version, false);
 }
 
 void region_close(struct region *r)

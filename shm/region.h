@@ -112,6 +112,11 @@ int region_attach_fd(struct region *r, int fd, enum region_kind kind, uint32_t l
 /* region_attach_fd on a file in the run directory. */
 int region_open(struct region *r, const char *path, enum region_kind kind, uint32_t layout_version);
 
+/* region_open for a reader that must not write (ctl/): mapped PROT_READ
+ * from an O_RDONLY descriptor; only region_find and reads are allowed. */
+int region_open_ro(struct region *r, const char *path, enum region_kind kind,
+		   uint32_t layout_version);
+
 /* Unmap and close. Safe on a zeroed struct. */
 void region_close(struct region *r);
 

@@ -390,6 +390,10 @@ const char *tcp_counter_text(unsigned i);
 /* Number of TCBs in use (listeners, conns and TIME_WAIT). */
 uint32_t tcp_conn_count(const struct tcp_stack *ts);
 
+/* Number of TCB slots (max_conns): conn ids run 0 .. this - 1, and
+ * tcp_info says which are in use (ctl/ lists them that way). */
+uint32_t tcp_conn_slots(const struct tcp_stack *ts);
+
 /* Of those, how many are in TIME_WAIT (RFC 9293 3.6: held 2*MSL after an
  * active close; no user owns them). */
 uint32_t tcp_timewait_count(const struct tcp_stack *ts);

@@ -167,6 +167,11 @@ uint32_t tcp_conn_count(const struct tcp_stack *ts)
 	return ts->nused;
 }
 
+uint32_t tcp_conn_slots(const struct tcp_stack *ts)
+{
+	return ts->cfg.max_conns;
+}
+
 uint32_t tcp_timewait_count(const struct tcp_stack *ts)
 {
 	return ts->ntimewait;
