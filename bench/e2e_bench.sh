@@ -88,34 +88,18 @@ measure() {
 app_nginx() {
   local addr=$1 d=$RS_TMP/appngx; shift
   mkdir -p "$d"; rm -f "$d/nginx.pid"
-  cat >"$d/nginx.conf" <<EOC
-user root root;
-worker_processes 2;
-pid $d/nginx.pid;
-error_log $d/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $d; proxy_temp_path $d; fastcgi_temp_path $d;
-  uwsgi_temp_path $d; scgi_temp_path $d;
-  default_type application/octet-stream;
-  keepalive_requests 1000000;
-  server { listen $addr:8080; root $RS_TMP/www; }
-}
-EOC
+  rs_nginx_conf "$d" "$RS_TMP/www" "$addr:8080" "worker_processes 2;" off >"$d/nginx.conf"
   T=15 "$@" nginx -c "$d/nginx.conf" -p "$d" || rs_fail "app-side nginx: $(tail -3 "$d/error.log")"
   rs_wait 5 test -s "$d/nginx.pid" || rs_fail "app-side nginx wrote no pid"
   rs_defer "app_nginx_stop"
 }
-
-gone() { local p; for p in "$@"; do kill -0 "$p" 2>/dev/null && return 1; done; return 0; }
 
 app_nginx_stop() {   # quit the app side's nginx: its master and its workers only
   local d=$RS_TMP/appngx pid procs
   pid=$(cat "$d/nginx.pid" 2>/dev/null) || return 0
   procs=("$pid" $(pgrep -P "$pid"))
   kill -QUIT "$pid" 2>/dev/null
-  rs_wait 10 gone "${procs[@]}" || kill -KILL "${procs[@]}" 2>/dev/null
+  rs_wait 10 rs_gone "${procs[@]}" || kill -KILL "${procs[@]}" 2>/dev/null
   rm -f "$d/nginx.pid"
 }
 

@@ -315,36 +315,48 @@ rs_make_file() {
 
 rs_sha() { sha256sum "$1" | cut -d' ' -f1; }
 
-# rs_nginx NS DOCROOT ADDR [PORT]: a kernel nginx in NS serving DOCROOT on
-# ADDR:PORT (default 80), logs and pid in RS_TMP; stopped at exit.
-rs_nginx() {
-  local ns=$1 root=$2 addr=$3 port=${4:-80} dir
-  dir="$RS_TMP/nginx-$1-${4:-80}"
-  mkdir -p "$dir"
-  cat >"$dir/nginx.conf" <<EOF
+# rs_nginx_conf DIR DOCROOT LISTEN [EXTRA [ACCESS_LOG]]: an nginx.conf serving
+# DOCROOT on LISTEN (addr:port), everything it writes in DIR (pid, logs, temp
+# files); EXTRA goes in the main context ("daemon off;", "worker_processes
+# 2;", ...); ACCESS_LOG is a file (default DIR/access.log) or "off"
+rs_nginx_conf() {
+  local dir=$1 root=$2 listen=$3 extra=${4:-} alog=${5:-$1/access.log}
+  cat <<EOF
 user root root;
-worker_processes 1;
-daemon off;
 pid $dir/nginx.pid;
 error_log $dir/error.log warn;
-events { worker_connections 256; }
+$extra
+events { worker_connections 1024; }
 http {
-  access_log $dir/access.log;
+  access_log $alog;
   client_body_temp_path $dir; proxy_temp_path $dir; fastcgi_temp_path $dir;
   uwsgi_temp_path $dir; scgi_temp_path $dir;
   types { text/html html; application/octet-stream bin; }
   default_type application/octet-stream;
   sendfile on;
   keepalive_timeout 5;
-  server { listen $addr:$port; root $root; }
+  keepalive_requests 1000000;
+  server { listen $listen; root $root; }
 }
 EOF
+}
+
+# rs_nginx NS DOCROOT ADDR [PORT]: a kernel nginx in NS serving DOCROOT on
+# ADDR:PORT (default 80), logs and pid in RS_TMP; stopped at exit.
+rs_nginx() {
+  local ns=$1 root=$2 addr=$3 port=${4:-80} dir
+  dir="$RS_TMP/nginx-$1-${4:-80}"
+  mkdir -p "$dir"
+  rs_nginx_conf "$dir" "$root" "$addr:$port" "daemon off; worker_processes 1;" >"$dir/nginx.conf"
   ip netns exec "$ns" nginx -c "$dir/nginx.conf" -p "$dir" >"$dir/stderr.log" 2>&1 </dev/null &
   local pid=$!
   rs_defer "kill -TERM $pid; sleep 0.2; kill -KILL $pid"
   rs_wait 5 rs_listening "$ns" tcp "$addr" "$port" ||
     rs_fail "nginx did not listen on $addr:$port: $(cat "$dir/stderr.log" "$dir/error.log" 2>/dev/null | tail -5)"
 }
+
+# rs_gone PID...: none of these processes is left
+rs_gone() { local p; for p in "$@"; do kill -0 "$p" 2>/dev/null && return 1; done; return 0; }
 
 # ------------------------------------------------------------------ counters
 

@@ -73,21 +73,8 @@ kill -KILL "$master" $kids
 NGX=$RS_TMP/ngx
 mkdir -p "$NGX/www"
 rs_make_file "$NGX/www/f1M" $((1 << 20))
-cat >"$NGX/nginx.conf" <<EOC
-user root root;
-worker_processes 2;
-pid $NGX/nginx.pid;
-error_log $NGX/error.log info;
-events { worker_connections 256; }
-http {
-  access_log $NGX/access.log;
-  client_body_temp_path $NGX; proxy_temp_path $NGX; fastcgi_temp_path $NGX;
-  uwsgi_temp_path $NGX; scgi_temp_path $NGX;
-  default_type application/octet-stream;
-  sendfile on;
-  server { listen $RS_SADDR:80; root $NGX/www; }
-}
-EOC
+rs_nginx_conf "$NGX" "$NGX/www" "$RS_SADDR:80" "worker_processes 2;" |
+  sed 's/^error_log \(.*\) warn;/error_log \1 info;/' >"$NGX/nginx.conf"   # info: who served
 start_nginx() {
   T=15 rs_app "$NS" nginx -c "$NGX/nginx.conf" -p "$NGX" || rs_fail "nginx did not start: $(tail -3 "$NGX/error.log")"
   rs_wait 5 test -s "$NGX/nginx.pid" || rs_fail "nginx wrote no pid file"
@@ -111,11 +98,10 @@ served=$(grep -o '[0-9]*#[0-9]*: \*[0-9]* client' "$NGX/error.log" | cut -d'#' -
 echo "nginx (daemon, master + 2 workers): 6 x 1 MiB, sha256 ok; connections served by worker(s) $served"
 
 # 3. quit, the listener goes with the last process, and the port is free
-gone() { local p; for p in "$@"; do kill -0 "$p" 2>/dev/null && return 1; done; return 0; }
 master=$(cat "$NGX/nginx.pid")
 procs=("$master" $(pgrep -P "$master"))
 kill -QUIT "$master"
-rs_wait 10 gone "${procs[@]}" || rs_fail "nginx did not quit (${procs[*]})"
+rs_wait 10 rs_gone "${procs[@]}" || rs_fail "nginx did not quit (${procs[*]})"
 nolisten() { rs_netd_stats && [ "$(rs_netd_conns)" = 0 ]; }
 rs_wait 5 nolisten || rs_fail "after nginx quit: netd still has $(rs_netd_conns) live TCP connection(s) (the listener?)"
 rm -f "$NGX/nginx.pid"
