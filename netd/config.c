@@ -21,7 +21,8 @@ static const struct option opts[] = {
 	{ "gateway", 1, 0, 'g' }, { "mac", 1, 0, 'm' }, { "mtu", 1, 0, 'M' },
 	{ "engines", 1, 0, 'e' }, { "budget", 1, 0, 'b' }, { "spin-us", 1, 0, 's' },
 	{ "nic-timeout-ms", 1, 0, 't' }, { "max-conns", 1, 0, 'C' },
-	{ "tcp-buf", 1, 0, 'B' }, { "fresh-state", 0, 0, 'F' }, { "help", 0, 0, 'h' },
+	{ "tcp-buf", 1, 0, 'B' }, { "fresh-state", 0, 0, 'F' }, { "rt-prio", 1, 0, 'x' },
+	{ "slice-us", 1, 0, 'l' }, { "help", 0, 0, 'h' },
 	{ 0, 0, 0, 0 } };
 
 static void usage(FILE *f)
@@ -40,8 +41,14 @@ static void usage(FILE *f)
 		"  --nic-timeout-ms N   nicd heartbeat stall that counts as lost (default %u)\n"
 		"  --max-conns N        TCP connections per engine (default 1024)\n"
 		"  --tcp-buf BYTES      TCP send/receive buffer, a power of two (default 256 KiB)\n"
-		"  --fresh-state        format the TCP state even if it could be re-attached\n",
-		NIC_RUN_DIR_DEFAULT, NETD_BUDGET_DEF, NETD_SPIN_US_DEF, NETD_NIC_TIMEOUT_DEF);
+		"  --fresh-state        format the TCP state even if it could be re-attached\n"
+		"  --rt-prio N          engines' SCHED_FIFO priority, dropped to SCHED_OTHER while\n"
+		"                       an engine uses half a CPU (shm/rtsched.h); 0: SCHED_OTHER\n"
+		"                       (default %u)\n"
+		"  --slice-us N         EEVDF slice under SCHED_OTHER, 100..100000 or 0 for the\n"
+		"                       kernel's (default %u)\n",
+		NIC_RUN_DIR_DEFAULT, NETD_BUDGET_DEF, NETD_SPIN_US_DEF, NETD_NIC_TIMEOUT_DEF,
+		NETD_RT_PRIO_DEF, NETD_SLICE_US_DEF);
 }
 
 /* A number in [lo, hi], or -ERANGE/-EINVAL. */
@@ -123,6 +130,10 @@ static int config_set(struct netd_config *c, int o, const char *s)
 		  if (!err && (v & (v - 1))) err = -EINVAL;
 		  break;
 	case 'F': c->fresh_state = s == NULL || strcmp(s, "false") != 0; break;
+	case 'x': err = parse_num(s, 0, 99, &v); c->rt_prio = (unsigned)v; break;
+	case 'l': err = parse_num(s, 0, 100000, &v); c->slice_us = (unsigned)v;
+		  if (!err && v != 0 && v < 100) err = -ERANGE;   /* the kernel takes 100..100000 */
+		  break;
 	default: err = -ENOENT; break;
 	}
 	return err;
@@ -184,7 +195,8 @@ static void config_file(struct netd_config *c, const char *path)
 static void config_defaults(struct netd_config *c)
 {
 	*c = (struct netd_config){ .budget = NETD_BUDGET_DEF, .spin_us = NETD_SPIN_US_DEF,
-				   .nic_timeout_ms = NETD_NIC_TIMEOUT_DEF };
+				   .nic_timeout_ms = NETD_NIC_TIMEOUT_DEF, .rt_prio = NETD_RT_PRIO_DEF,
+				   .slice_us = NETD_SLICE_US_DEF };
 	strcpy(c->run_dir, NIC_RUN_DIR_DEFAULT);
 	/* keys for IP IDs, ISNs and cookies: unpredictable per boot of the stack */
 	if (getrandom(c->stack.secret, sizeof(c->stack.secret), 0) != sizeof(c->stack.secret))

@@ -451,6 +451,30 @@ static unsigned engine_rx(struct netd_engine *e, unsigned budget)
 	return done;
 }
 
+/* ------------------------------------------------------------ scheduling */
+
+/* SCHED_FIFO for this engine's thread, as nicd's (shm/rtsched.h: a woken
+ * engine runs at once instead of behind other work until the next tick). */
+static void engine_sched_start(struct netd_engine *e)
+{
+	const struct netd_config *c = &e->nd->cfg;
+	int slice_err, err = rt_sched_start(&e->rt, c->rt_prio, c->slice_us, netd_now_ns(),
+					    &slice_err);
+
+	if (err < 0 && e->q == 0)
+		netd_log(NETD_WARN, "SCHED_FIFO %u refused (%s): engines run SCHED_OTHER, so "
+			 "wake-ups may wait up to a scheduler tick behind other work "
+			 "(CAP_SYS_NICE or LimitRTPRIO= allows it)", c->rt_prio, strerror(-err));
+	if (slice_err < 0 && e->q == 0)
+		netd_log(NETD_WARN, "scheduler slice %u us: %s", c->slice_us, strerror(-slice_err));
+}
+
+static void engine_sched_account(struct netd_engine *e, uint64_t now)
+{
+	if (rt_sched_account(&e->rt, now) > 0)
+		COUNTER_INC(&e->st->ctr, NETD_SCHED_DEMOTIONS);
+}
+
 /* ---------------------------------------------------------------- a pass */
 
 /* One pass; returns the units of work done (frames in and out, events). */
@@ -484,6 +508,8 @@ static unsigned engine_pass(struct netd_engine *e)
 	e->deadline = stack_next_deadline(e->stk);
 	if (e->now - e->published_ns >= NETD_PUBLISH_NS)
 		netd_stats_publish(e);
+	if (work)
+		engine_sched_account(e, e->now);
 	return work;
 }
 
@@ -547,6 +573,7 @@ static void engine_sleep(struct netd_engine *e)
 		until = now + NETD_IDLE_MAX_NS;
 	if (until <= now)
 		return;
+	engine_sched_account(e, now);
 	if (e->pm)
 		netd_stats_publish(e);       /* what a reader sees while we sleep is exact */
 	n = engine_doorbells(e, dbs);
@@ -600,6 +627,7 @@ void *netd_engine_run(void *arg)
 			netd_log(NETD_ERR, "applications disabled: %s", strerror(-err));
 		e->apps_on = err == 0;
 	}
+	engine_sched_start(e);               /* after: the link thread stays SCHED_OTHER */
 
 	while (!atomic_load_explicit(stop, memory_order_relaxed)) {
 		if (engine_pass(e) > 0) {

@@ -36,6 +36,7 @@
 #include "shm/pkb.h"
 #include "shm/region.h"
 #include "shm/ring.h"
+#include "shm/rtsched.h"
 
 /* ------------------------------------------------------------------ logging */
 
@@ -56,6 +57,8 @@ void netd_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3
 #define NETD_IDLE_MAX_NS     1000000000ull  /* longest engine sleep: its heartbeat */
 #define NETD_PUBLISH_NS      1000000ull     /* proto/ counters copied out at most this often */
 #define NETD_STEER_RING      1024u    /* descriptors on each engine's ring to engine 0 */
+#define NETD_RT_PRIO_DEF     1u       /* engines' SCHED_FIFO priority (shm/rtsched.h) */
+#define NETD_SLICE_US_DEF    100u     /* their EEVDF slice when SCHED_OTHER */
 
 struct netd_config {
 	char run_dir[256];
@@ -68,6 +71,8 @@ struct netd_config {
 	uint32_t max_conns;              /* TCP: 0 keeps tcp_config_default's */
 	uint32_t tcp_buf;                /* TCP send and receive buffer, bytes; 0: default */
 	bool fresh_state;                /* format TCP state even if one can be re-attached */
+	unsigned rt_prio;                /* engines' SCHED_FIFO priority, 0: SCHED_OTHER */
+	unsigned slice_us;               /* their sched_runtime under SCHED_OTHER, 0: kernel's */
 };
 
 /* ------------------------------------------------------------ the link */
@@ -133,6 +138,7 @@ struct netd_engine {
 	/* applications (netd/app.h): engine 0 serves them all */
 	struct netd_apps apps;
 	bool apps_on;
+	struct rt_sched rt;              /* its thread's scheduling (shm/rtsched.h) */
 	/* loop state */
 	uint64_t now;
 	uint64_t deadline;               /* stack_next_deadline */

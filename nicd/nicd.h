@@ -25,6 +25,7 @@
 #include "shm/nic_layout.h"
 #include "shm/pkb.h"
 #include "shm/region.h"
+#include "shm/rtsched.h"
 #include "shm/ring.h"
 
 /* ------------------------------------------------------------------ logging */
@@ -131,12 +132,6 @@ struct nicd_conn {
 
 struct nicd_packet;                  /* packet.c's state */
 
-enum nicd_sched {
-	NICD_SCHED_OTHER,            /* SCHED_OTHER throughout (--rt-prio 0, or refused) */
-	NICD_SCHED_FIFO,             /* SCHED_FIFO now */
-	NICD_SCHED_DEMOTED,          /* SCHED_FIFO, dropped to SCHED_OTHER while busy */
-};
-
 struct nicd {
 	struct nicd_config cfg;
 	struct region region;
@@ -164,9 +159,7 @@ struct nicd {
 	bool stop;
 	bool dump_stats;
 	uint64_t last_house_ns;
-	enum nicd_sched sched;
-	uint64_t sched_window_ns;    /* sched.c: start of the current duty window */
-	uint64_t sched_cpu_ns;       /* the engine thread's CPU time then */
+	struct rt_sched rt;          /* the engine thread's scheduling (sched.c) */
 };
 
 /* ------------------------------------------------------------ region.c */

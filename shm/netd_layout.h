@@ -45,7 +45,7 @@
 #include "shm/counters.h"
 #include "shm/hist.h"
 
-#define NETD_LAYOUT_VERSION   5u            /* the stats region: bump on any change here */
+#define NETD_LAYOUT_VERSION   6u            /* the stats region: bump on any change here */
 #define NETD_STATE_VERSION    1u            /* the state region's table of areas */
 
 #define NETD_STATS_FILE       "netd.stats"
@@ -91,7 +91,8 @@
 	X(STEER_OUT,        "steer: datagrams for sockets sent to engine 0 (the owner)") \
 	X(STEER_FULL,       "steer drop: the ring to engine 0 was full") \
 	X(STEER_IN,         "steer: datagrams taken from the other engines (engine 0)") \
-	X(STEER_STALE,      "steer drop: descriptor of a pool since replaced (nicd restart)")
+	X(STEER_STALE,      "steer drop: descriptor of a pool since replaced (nicd restart)") \
+	X(SCHED_DEMOTIONS,  "engine used >= 50% of a CPU over 10 ms: SCHED_FIFO dropped until quiet")
 
 #define NETD_CTR_ID(name, text) NETD_##name,
 enum netd_counter { NETD_COUNTERS(NETD_CTR_ID) NETD_CTR_NR };
