@@ -53,6 +53,7 @@ static void apps_state_free(struct netd_apps_state *st)
 	free(st->ring_mem);
 	free(st->conn_map);
 	free(st->ports);
+	free(st->rss);
 	free(st);
 }
 
@@ -84,6 +85,19 @@ static int apps_state_new(struct netd_apps_state **out, struct stack *stk, const
 	netd_app_counters_init(&st->ctr);
 	st->port_next = (uint32_t)stk->cfg.secret[0];
 	*out = st;
+	return 0;
+}
+
+int netd_apps_set_rss(struct netd_apps *a, unsigned nqueues)
+{
+	struct netd_apps_state *st = a->s;
+
+	if (!st || nqueues < 2)
+		return 0;
+	if (!st->rss && !(st->rss = malloc(sizeof(*st->rss))))
+		return -ENOMEM;
+	rss_table_init(st->rss, rss_default_key);
+	st->nqueues = nqueues;
 	return 0;
 }
 

@@ -56,6 +56,11 @@ struct netd_apps {
  * -ENAMETOOLONG (run_dir) or the error of starting the thread. */
 int netd_apps_init(struct netd_apps *a, struct stack *stk, const char *run_dir);
 
+/* Several engines (nqueues > 1): pick the ephemeral ports of connects so
+ * that nicd's RSS sends their replies to this engine (shm/rss.h), saving
+ * the hop through another engine. Returns 0 or -ENOMEM. */
+int netd_apps_set_rss(struct netd_apps *a, unsigned nqueues);
+
 /* Stop the link thread, then abort every socket of every app (RSTs go on
  * stk->txq), unmap the regions and free everything. Call on the engine
  * thread (or once it has stopped). Safe on a zeroed or failed handle. */

@@ -224,6 +224,25 @@ static int tcp_connect_failed(struct cmd_ctx *x)
 	return err;
 }
 
+/* tcp_connect, from an ephemeral port whose replies RSS gives this engine
+ * when there are several (app_rss_port); a 4-tuple in use tries another. */
+static int tcp_connect_rss(struct cmd_ctx *x, uint32_t src)
+{
+	const struct app_cmd *c = x->c;
+	int r = -EADDRINUSE;
+
+	for (unsigned tries = 0; x->ns->lport == 0 && tries < 8 && r == -EADDRINUSE; tries++) {
+		uint16_t port = app_rss_port(x->st, src, c->addr, c->port);
+
+		if (port == 0)
+			break;
+		r = tcp_connect(ctx_tcp(x), ctx_env(x), src, port, c->addr, c->port, x->now);
+		if (r != -EADDRINUSE)
+			return r;
+	}
+	return tcp_connect(ctx_tcp(x), ctx_env(x), src, x->ns->lport, c->addr, c->port, x->now);
+}
+
 static int tcp_connect_sock(struct cmd_ctx *x)
 {
 	struct nsock *ns = x->ns;
@@ -239,7 +258,7 @@ static int tcp_connect_sock(struct cmd_ctx *x)
 		return -EISCONN;             /* listening or connected, as Linux */
 	if (!src)
 		return -ENETUNREACH;         /* libsock falls back to the kernel */
-	r = tcp_connect(ctx_tcp(x), ctx_env(x), src, ns->lport, x->c->addr, x->c->port, x->now);
+	r = tcp_connect_rss(x, src);
 	if (r < 0 || (r = sock_take_conn(x, ns, x->c->sock, r)) < 0)
 		return r;
 	tcp_info(ctx_tcp(x), ns->conn, &ti);

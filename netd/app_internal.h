@@ -21,6 +21,7 @@
 #include "netd/app.h"
 #include "shm/region.h"
 #include "shm/ring.h"
+#include "shm/rss.h"
 
 #define NETD_APP_BURST        32u          /* commands per dequeue */
 #define NETD_HANDOFF_SLOTS    256u         /* >= 4 * NETD_APPS_MAX: a push never waits long */
@@ -180,6 +181,8 @@ struct netd_apps_state {
 	uint32_t *conn_map;        /* conn -> 1 + (slot << 16 | sock); 0: none */
 	struct port_use *ports;    /* [NETD_PORTS] */
 	uint32_t port_next;
+	struct rss_table *rss;     /* several engines: nicd's hash, for connect's ports */
+	unsigned nqueues;          /*   and how many queues it spreads over */
 	uint64_t sweep_at;
 	uint64_t now;              /* of the current poll or event */
 	struct netd_app_counters ctr;
@@ -297,6 +300,12 @@ int app_tcp_info(struct netd_apps_state *st, struct netd_app *app, uint32_t i, u
 		 int64_t *len);
 
 /* -------------------------------------------------------- sockd_link.c */
+
+/* An ephemeral port for a connect from laddr to raddr:rport whose replies
+ * nicd's RSS gives queue 0 (the engine owning the sockets), counted; 0 if
+ * there is one engine, or none found (TCP then picks its own). The same
+ * port may come again: TCP's connect refuses a 4-tuple in use. */
+uint16_t app_rss_port(struct netd_apps_state *st, uint32_t laddr, uint32_t raddr, uint16_t rport);
 
 /* ------------------------------------------------------------ app_share.c */
 

@@ -162,6 +162,25 @@ static uint16_t port_pick(struct netd_apps_state *st)
 	return 0;
 }
 
+uint16_t app_rss_port(struct netd_apps_state *st, uint32_t laddr, uint32_t raddr, uint16_t rport)
+{
+	const uint32_t lo = UDP_EPHEMERAL_LO, span = UDP_EPHEMERAL_HI - UDP_EPHEMERAL_LO + 1;
+
+	if (!st->rss)
+		return 0;
+	/* About one port in nqueues qualifies: a short walk from the offset. */
+	for (uint32_t n = 0; n < span; n++) {
+		uint16_t p = (uint16_t)(lo + st->port_next++ % span);
+
+		if (st->ports[p].users == 0 &&
+		    rss_flow_queue(st->rss, raddr, laddr, rport, p, st->nqueues) == 0) {
+			APP_CTR(st, RSS_PORTS);
+			return p;
+		}
+	}
+	return 0;
+}
+
 int app_port_take(struct netd_apps_state *st, struct netd_app *app, struct nsock *ns, uint16_t port)
 {
 	struct port_use *p;

@@ -626,6 +626,9 @@ void *netd_engine_run(void *arg)
 		if ((err = netd_apps_init(&e->apps, e->stk, e->nd->cfg.run_dir)) < 0)
 			netd_log(NETD_ERR, "applications disabled: %s", strerror(-err));
 		e->apps_on = err == 0;
+		if (e->apps_on && netd_apps_set_rss(&e->apps, e->nd->nengines) < 0)
+			netd_log(NETD_WARN, "no memory for RSS-aware ports: connects may land "
+				 "on other engines (steered, a hop longer)");
 	}
 	engine_sched_start(e);               /* after: the link thread stays SCHED_OTHER */
 

@@ -20,7 +20,7 @@
 #include <stdio.h>
 #include <sys/uio.h>
 
-#include "nicd/rss.h"
+#include "shm/rss.h"
 #include "shm/doorbell.h"
 #include "shm/nic_layout.h"
 #include "shm/pkb.h"

@@ -109,6 +109,7 @@ COUNTERS_DECLARE(netd_counters, NETD_COUNTERS, NETD_CTR_NR);
 	X(LINK_EOF,           "link: sockd's socket closed (apps kept, orphaned)") \
 	X(LINK_BAD_MSG,       "link: message from sockd of wrong size or magic (ignored)") \
 	X(LINK_FDS_CLOSED,    "link: descriptors received with a message that wanted none") \
+	X(RSS_PORTS,          "connect: ephemeral ports picked so RSS sends replies to engine 0") \
 	X(FORKS,              "fork: children recorded (APP_OP_FORK)") \
 	X(FORK_FULL,          "fork: children refused, the app has NETD_FORK_CHILDREN waiting") \
 	X(INHERITS,           "fork: listeners inherited by a child (APP_OP_INHERIT)") \

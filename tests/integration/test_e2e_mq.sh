@@ -7,8 +7,10 @@
 # the flows RSS gives queue 1, does their link and IP work and steers the
 # datagrams for sockets to engine 0 (docs/NETD.md, "Several engines").
 #   1. The kernel pings the stack: 5 of 5 echo replies.
-#   2. curl on the stack fetches a 1 MiB file 8 times, one connection each
-#      (8 ephemeral ports: both queues), SHA-256 checked each time.
+#   2. curl on the stack fetches a 1 MiB file 8 times, one connection each,
+#      SHA-256 checked each time. netd picks each connect's ephemeral port so
+#      that RSS gives its replies to queue 0 (RSS_PORTS): engine 1 steers
+#      none of those datagrams (ctl stats before and after).
 #   3. A Python echo server on the stack (TCP and UDP, selectors/epoll):
 #      the kernel opens 32 TCP connections (64 KiB echoed on each) and sends
 #      64 UDP datagrams from 64 source ports (each echoed): with that many
@@ -47,6 +49,11 @@ rs_in "$NS" ping -c 5 -i 0.2 -W 2 "$RS_SADDR" >"$RS_TMP/ping.log" 2>&1 ||
 echo "ping: $(grep -o '[0-9]* received' "$RS_TMP/ping.log") of 5"
 
 # 2. curl, eight connections
+ectl() {   # ectl ENGINE NAME: a counter of netd's engine, live (ctl stats)
+  "$RS_BUILD/bin/ctl" -d "$RS_RUN" stats netd |
+    awk -v e="e$1" -v k="$2" '$2 == e && $4 == k { v = $5 } END { print v + 0 }'
+}
+steered0=$(ectl 1 STEER_OUT)
 WWW=$RS_TMP/www
 mkdir -p "$WWW"
 rs_make_file "$WWW/f1M" $((1 << 20))
@@ -59,7 +66,11 @@ for i in 1 2 3 4 5 6 7 8; do
   [ "$got" = "$want" ] || rs_fail "curl $i: sha256 $got, want $want"
   rm -f "$RS_TMP/f1M.$i"
 done
-echo "curl: 8 x 1 MiB over 8 connections, sha256 ok"
+steered1=$(ectl 1 STEER_OUT); rssports=$(ectl 0 RSS_PORTS)
+[ "$rssports" -ge 8 ] || rs_fail "netd picked $rssports RSS-aware ports for 8 connects"
+[ "$steered1" -eq "$steered0" ] ||
+  rs_fail "engine 1 steered $((steered1 - steered0)) datagrams of curl's connects (their ports should hash to queue 0)"
+echo "curl: 8 x 1 MiB over 8 connections, sha256 ok; RSS_PORTS $rssports, none steered"
 # the wire, while it carried ping and curl (iperf3's gigabytes would take
 # tshark minutes)
 rs_capture_stop

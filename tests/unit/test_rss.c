@@ -1,4 +1,4 @@
-/* tests/unit/test_rss.c — nicd's software RSS (nicd/rss.h) against the
+/* tests/unit/test_rss.c — nicd's software RSS (shm/rss.h) against the
  * verification vectors of Microsoft's RSS specification (also the Intel
  * 82599 datasheet, 7.1.2.8.3): five IPv4 flows with the standard key, each
  * hashed over the 2-tuple (addresses) and the 4-tuple (addresses, ports).
@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nicd/rss.h"
+#include "shm/rss.h"
 
 struct vec {
 	uint8_t src[4], dst[4];
@@ -106,6 +106,29 @@ static void test_frame_tcp_udp_hash_4tuple(void **state)
 		/* ICMP: addresses only */
 		len = frame_of(&vecs[i], 1, f);
 		assert_int_equal(rss_frame_hash(tbl, f, len), vecs[i].h2);
+	}
+	free(tbl);
+}
+
+/* netd picks connect ports with rss_flow_queue: it must name the queue nicd
+ * gives the flow's frames, for every queue count. */
+static void test_flow_queue_matches_frames(void **state)
+{
+	struct rss_table *tbl = malloc(sizeof(*tbl));
+	uint8_t f[64];
+
+	(void)state;
+	assert_non_null(tbl);
+	rss_table_init(tbl, rss_default_key);
+	for (size_t i = 0; i < NVEC; i++) {
+		const struct vec *v = &vecs[i];
+		uint32_t s = (uint32_t)v->src[0] << 24 | v->src[1] << 16 | v->src[2] << 8 | v->src[3];
+		uint32_t d = (uint32_t)v->dst[0] << 24 | v->dst[1] << 16 | v->dst[2] << 8 | v->dst[3];
+		size_t len = frame_of(v, 6, f);
+
+		for (unsigned nq = 1; nq <= 8; nq++)
+			assert_int_equal(rss_flow_queue(tbl, s, d, v->sport, v->dport, nq),
+					 rss_queue(rss_frame_hash(tbl, f, len), nq));
 	}
 	free(tbl);
 }
@@ -211,6 +234,7 @@ int main(void)
 		cmocka_unit_test(test_toeplitz_reference_vectors),
 		cmocka_unit_test(test_toeplitz_table_vectors),
 		cmocka_unit_test(test_frame_tcp_udp_hash_4tuple),
+		cmocka_unit_test(test_flow_queue_matches_frames),
 		cmocka_unit_test(test_frame_fragment_vlan_and_short),
 		cmocka_unit_test(test_queue_spreads_reta),
 		cmocka_unit_test(test_to_all_arp_whatever_destination),

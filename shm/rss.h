@@ -1,4 +1,4 @@
-/* nicd/rss.h — software RSS: the Toeplitz hash over a frame's IPv4 flow.
+/* shm/rss.h — software RSS: the Toeplitz hash over a frame's IPv4 flow.
  *
  * Where it sits: nicd hashes every received frame before it picks the rx
  * ring, so that all frames of one flow reach the same netd engine (what a
@@ -15,10 +15,13 @@
  * rss_frame_to_all() says nicd gives them to every queue.
  *
  * Header-only (static inline) so that tests/unit/test_rss.c checks exactly
- * the code nicd runs against the specification's verification vectors.
+ * the code nicd runs against the specification's verification vectors. It
+ * lives in shm/ because it is a contract between nicd and netd: netd picks
+ * the ephemeral port of an active open so that the flow's replies hash to
+ * the engine that owns the sockets (rss_flow_queue).
  */
-#ifndef RINGSTACK_NICD_RSS_H
-#define RINGSTACK_NICD_RSS_H
+#ifndef RINGSTACK_SHM_RSS_H
+#define RINGSTACK_SHM_RSS_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -152,4 +155,18 @@ static inline unsigned rss_queue(uint32_t hash, unsigned nqueues)
 	return (hash & ((1u << RSS_RETA_BITS) - 1)) % nqueues;
 }
 
-#endif /* RINGSTACK_NICD_RSS_H */
+/* The queue nicd gives a TCP or UDP frame from saddr:sport to daddr:dport
+ * (host order), as rss_frame_hash would hash it. */
+static inline unsigned rss_flow_queue(const struct rss_table *tbl, uint32_t saddr, uint32_t daddr,
+				      uint16_t sport, uint16_t dport, unsigned nqueues)
+{
+	const uint8_t tuple[RSS_TUPLE_MAX] = {
+		(uint8_t)(saddr >> 24), (uint8_t)(saddr >> 16), (uint8_t)(saddr >> 8), (uint8_t)saddr,
+		(uint8_t)(daddr >> 24), (uint8_t)(daddr >> 16), (uint8_t)(daddr >> 8), (uint8_t)daddr,
+		(uint8_t)(sport >> 8), (uint8_t)sport, (uint8_t)(dport >> 8), (uint8_t)dport,
+	};
+
+	return rss_queue(rss_table_hash(tbl, tuple, RSS_TUPLE_MAX), nqueues);
+}
+
+#endif /* RINGSTACK_SHM_RSS_H */
