@@ -87,8 +87,8 @@ static int stats_nicd(FILE *f, const char *run_dir)
 		region_close(&r);
 		return 1;
 	}
-	fprintf(f, "nicd  -   info    pid %u, %s, %u queue(s)\n", ctl->nicd_pid, ctl->ifname,
-		ctl->nqueues);
+	fprintf(f, "nicd  -   info    pid %u, %.*s, %u queue(s)\n", ctl->nicd_pid,
+		(int)sizeof(ctl->ifname), ctl->ifname, ctl->nqueues);   /* not trusted to end */
 	print_set(f, "nicd", "-", "nicd", &st->ctr.hdr, st->ctr.v, nicd_counters_desc(),
 		  NICD_CTR_NR);
 	for (unsigned q = 0; q < ctl->nqueues && q < NIC_QUEUES_MAX; q++) {

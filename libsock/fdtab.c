@@ -117,6 +117,22 @@ uintptr_t ls_fd_entry(int fd)
 	return ls_fdmap_get(&fd_socks, fd);
 }
 
+int ls_fd_rebind(int fd, uintptr_t old, struct ls_sock *s)
+{
+	_Atomic uintptr_t *e = fdmap_slot(&fd_socks, fd, false);
+	uintptr_t want = old;
+
+	if (!e)
+		return -EBADF;
+	ls_sock_ref(s);
+	/* Release: pairs with the acquire load in ls_fdmap_get(), as a set. */
+	if (atomic_compare_exchange_strong_explicit(e, &want, (uintptr_t)ls.gen << 32 | (s->idx + 1),
+						    memory_order_acq_rel, memory_order_acquire))
+		return 0;
+	ls_sock_unref(s);                 /* closed (or rebound) meanwhile */
+	return -EBADF;
+}
+
 void ls_fd_claim_inherited(void)
 {
 	for (unsigned ci = 0; ci < LS_FD_CHUNKS; ci++) {

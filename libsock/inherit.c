@@ -21,9 +21,11 @@
  */
 #include "libsock/libsock_internal.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Count a failure and say it once on stderr: a child whose listeners stay
@@ -54,26 +56,48 @@ static const struct ls_sock *inherited_listener(uint32_t idx)
 	return p;
 }
 
+/* Post APP_OP_INHERIT for s. The parent records us (APP_OP_FORK) after
+ * its fork() returned, which may be after our first use: -EPERM is retried
+ * for up to LS_INHERIT_WAIT_MS before it counts. */
+#define LS_INHERIT_WAIT_MS 1000
+
+static int inherit_post(struct ls_sock *s, uint32_t idx, const struct ls_sock *p)
+{
+	struct app_cmd c = ls_cmd(APP_OP_INHERIT, s);
+	struct timespec pause = { 0, 10 * 1000000 };
+	struct app_cpl cpl;
+	int r;
+
+	c.arg0 = (int32_t)idx;
+	c.arg1 = (int32_t)ls.inh.ppid;
+	c.port = ntohs(p->local.sin_port);
+	for (int waited = 0;; waited += 10) {
+		r = ls_cmd_call(&c, &cpl);
+		if (r != -EPERM || waited >= LS_INHERIT_WAIT_MS)
+			return r;
+		nanosleep(&pause, NULL);
+	}
+}
+
 /* Our socket for the parent's listener idx: claimed now (attach, INHERIT)
  * or before. NULL if it cannot be (not a listener, no stack, netd said no:
  * counted and logged once). Under inh.lock. */
 static struct ls_sock *inherit_claim(uint32_t idx)
 {
 	const struct ls_sock *p = inherited_listener(idx);
-	struct app_cpl cpl;
-	struct app_cmd c;
+	struct ls_inherited *m = &ls.inh.map[idx];
 	struct ls_sock *s;
 	int r;
 
-	if (ls.inh.map[idx])
-		return ls.inh.map[idx];
+	if (m->s && m->s->sgen == m->sgen && !atomic_load(&m->s->closing))
+		return m->s;                 /* claimed through another descriptor */
+	if (m->s)
+		return NULL;                 /* claimed, then closed here: gone */
 	if (!p || !ls_attach() || !(s = ls_sock_alloc(SOCK_STREAM, p->protocol)))
 		return NULL;
-	c = ls_cmd(APP_OP_INHERIT, s);
-	c.arg0 = (int32_t)idx;
-	c.arg1 = (int32_t)ls.inh.ppid;
-	if ((r = ls_cmd_call(&c, &cpl)) < 0) {
-		ls_sock_discard(s);
+	if ((r = inherit_post(s, idx, p)) < 0) {
+		if (r != -ETIMEDOUT)         /* netd may still take it: the index is lost */
+			ls_sock_discard(s);
 		inherit_failed("netd refused an inherited listener", r);
 		return NULL;
 	}
@@ -87,7 +111,8 @@ static struct ls_sock *inherit_claim(uint32_t idx)
 	s->nopts = p->nopts;
 	memcpy(s->opts, p->opts, sizeof(s->opts));
 	ls_count(LS_C_INHERITED);
-	return ls.inh.map[idx] = s;
+	*m = (struct ls_inherited){ .s = s, .sgen = s->sgen };
+	return s;
 }
 
 enum ls_fd_kind ls_inherit_fd(int fd, uintptr_t entry, struct ls_sock **out)
@@ -97,17 +122,19 @@ enum ls_fd_kind ls_inherit_fd(int fd, uintptr_t entry, struct ls_sock **out)
 	if (!ls.inh.sk || (uint16_t)(entry >> 32) != ls.inh.gen)
 		return LS_FD_STALE;
 	pthread_mutex_lock(&ls.inh.lock);
-	/* Another thread may have claimed and bound this very fd meanwhile. */
-	if (ls_fd_entry(fd) != entry) {
-		pthread_mutex_unlock(&ls.inh.lock);
-		return ls_fd_lookup(fd, out);
-	}
 	s = inherit_claim((uint32_t)entry - 1);
-	if (s && ls_fd_bind_sock(fd, s) < 0)
+	if (s && ls_fd_rebind(fd, entry, s) < 0)
 		s = NULL;
 	pthread_mutex_unlock(&ls.inh.lock);
 	if (!s)
-		return LS_FD_STALE;
+		return ls_fd_entry(fd) != entry ? ls_fd_lookup(fd, out) : LS_FD_STALE;
+	/* The kernel's child holds every inherited descriptor: take over the
+	 * other listeners now, while the parent surely still has them (and
+	 * every descriptor naming this one, so that none is left stale). */
+	if (!ls.inh.all_claimed) {
+		ls.inh.all_claimed = true;
+		ls_fd_claim_inherited();
+	}
 	*out = s;
 	return LS_FD_SOCK;
 }

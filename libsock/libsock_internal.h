@@ -202,6 +202,10 @@ void ls_fd_forget(int fd);                        /* table[fd] = none, no unref 
 uint32_t ls_fd_key(int fd);                       /* the raw entry (epoll staleness) */
 uintptr_t ls_fd_entry(int fd);                    /* the whole raw entry: gen << 32 | idx + 1 */
 
+/* fd names s (one more reference) if its entry is still old: a close() in
+ * another thread meanwhile wins (-EBADF, s's reference dropped again). */
+int ls_fd_rebind(int fd, uintptr_t old, struct ls_sock *s);
+
 /* fd's kind without taking over an inherited listener (close, dup2's
  * victim: nothing to claim for a descriptor that goes). */
 enum ls_fd_kind ls_fd_peek(int fd, struct ls_sock **out);
@@ -243,6 +247,11 @@ struct ls_pending {
 
 struct ls_waiter;
 
+struct ls_inherited {
+	struct ls_sock *s;            /* our socket for a parent's listener */
+	uint32_t sgen;                /* s->sgen when claimed: s was not reused since */
+};
+
 /* What a forked child inherited (inherit.c): the parent's private socket
  * array (its memory, copied by fork) and generation, to take over its
  * listeners on their first use. */
@@ -251,7 +260,8 @@ struct ls_inherit {
 	uint32_t nsocks;
 	uint16_t gen;                 /* the parent's attachment generation */
 	uint32_t ppid;                /* the parent's pid (it told netd of us) */
-	struct ls_sock **map;         /* the parent's index -> our socket, once claimed */
+	struct ls_inherited *map;     /* the parent's index -> our socket, once claimed */
+	bool all_claimed;             /* the first claim takes every inherited listener */
 	pthread_mutex_t lock;
 };
 

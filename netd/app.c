@@ -136,6 +136,7 @@ void app_drop(struct netd_apps_state *st, struct netd_app *app, bool graceful)
 	for (uint32_t i = 0; i < app->nsocks && app->nopen > 0; i++)
 		if (app->sock[i].type)
 			nsock_kill(st, app, i, graceful, st->now);
+	app_fork_forget(app);
 	for (unsigned k = 0; k < st->nlive; k++)
 		if (st->live[k] == app->slot)
 			st->live[k] = st->live[--st->nlive];

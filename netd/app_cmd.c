@@ -528,7 +528,7 @@ static int op_fork(struct cmd_ctx *x)
 
 static int op_inherit(struct cmd_ctx *x)
 {
-	return app_op_inherit(x->st, x->app, x->c->sock, x->c->arg0, x->c->arg1, x->out);
+	return app_op_inherit(x->st, x->app, x->c->sock, x->c->arg0, x->c->arg1, x->c->port, x->out);
 }
 
 /* -------------------------------------------------------------- dispatch */
@@ -584,7 +584,7 @@ void app_cmd_exec(struct netd_apps_state *st, struct netd_app *app, const struct
 		return;
 	}
 	if ((r = cmd_check(st, app, c)) == 0) {
-		x.ns = &app->sock[c->sock];
+		x.ns = c->op == APP_OP_FORK ? NULL : &app->sock[c->sock];   /* FORK names none */
 		r = cmd_table[c->op](&x);
 	}
 	if (r == CMD_DEFERRED)

@@ -105,10 +105,17 @@ struct nsock {
 #define NETD_FORK_CHILDREN   128u          /* children one app may have yet to inherit at once */
 #define NETD_FORK_LINGER_NS  30000000000ull /* an exited parent waits this long at most */
 
-/* A child the app forked (APP_OP_FORK): it may inherit the app's listeners. */
+#define NETD_FORK_CLAIM_NS   2000000000ull  /* a child that inherited may still claim for this long */
+
+/* A child the app forked (APP_OP_FORK): it may inherit the app's listeners.
+ * The pidfd pins the process: while it has not exited, no other process
+ * can have its pid (an app of another user that got a reused pid would
+ * otherwise pass for the child). */
 struct fork_child {
 	uint32_t pid;
+	int pidfd;
 	bool claimed;              /* it has inherited one (APP_OP_INHERIT) */
+	uint64_t claimed_at;       /*   when first */
 };
 
 /* One app. Built and freed by the link thread, used only by the engine in
@@ -326,10 +333,13 @@ bool app_share_leave(struct netd_apps_state *st, struct netd_app *app, uint32_t 
 /* APP_OP_FORK and APP_OP_INHERIT (shm/app_layout.h): 0 or -errno. */
 int app_op_fork(struct netd_apps_state *st, struct netd_app *app, int32_t pid);
 int app_op_inherit(struct netd_apps_state *st, struct netd_app *app, uint32_t ci, int32_t pi,
-		   int32_t ppid, struct app_cpl *out);
+		   int32_t ppid, uint16_t lport, struct app_cpl *out);
 
 /* Has app a child, still alive, that has inherited nothing yet? */
 bool app_fork_waiting(const struct netd_app *app);
+
+/* The app goes: close its children's pidfds. */
+void app_fork_forget(struct netd_app *app);
 
 int sockd_link_start(struct netd_apps_state *st);
 void sockd_link_stop(struct netd_apps_state *st);

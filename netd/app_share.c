@@ -25,13 +25,16 @@
  * NETD_FORK_LINGER_NS (app.c's exit and sweep ask app_fork_waiting).
  *
  * Trust: the child names its parent by pid and the parent's socket by
- * index; netd accepts only a pid the parent itself recorded with
- * APP_OP_FORK, and only a listening socket.
+ * index and port; netd accepts only a child the parent itself recorded
+ * with APP_OP_FORK whose process (pinned by a pidfd since) still lives,
+ * and only the listening socket the child saw.
  */
 #include <errno.h>
-#include <signal.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "netd/app_internal.h"
 
@@ -73,6 +76,7 @@ void app_share_publish(struct netd_apps_state *st, struct netd_app *app, uint32_
 	bool ready;
 
 	if (!ns->share_next) {
+		ns->flags &= ~(uint32_t)NSF_GROUP_ACCEPTQ;   /* alone again: its own stash says */
 		nsock_publish(app, i);
 		return;
 	}
@@ -145,6 +149,9 @@ bool app_share_leave(struct netd_apps_state *st, struct netd_app *app, uint32_t 
 	ns->share_next = 0;
 	ns->flags &= ~(uint32_t)NSF_GROUP_ACCEPTQ;
 	APP_CTR(st, SHARE_LEAVES);
+	/* TCP's event for a conn that completed meanwhile went to the old
+	 * leader and leaves with it: look at the queue for the new one. */
+	app_listener_refill(st, na, ni);
 	app_share_publish(st, na, ni);
 	return true;
 }
@@ -169,36 +176,63 @@ static void share_join(struct netd_apps_state *st, struct netd_app *pa, uint32_t
 
 /* ------------------------------------------------------------ fork */
 
-/* Is pid still a process? kill(pid, 0): EPERM says it is. */
-static bool pid_alive(uint32_t pid)
+/* Has the child not exited? Its pidfd turns readable when it does. */
+static bool child_alive(const struct fork_child *fc)
 {
-	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+	struct pollfd p = { .fd = fc->pidfd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 0;
 }
 
-/* Forget children that are gone or have inherited already. */
-static void children_prune(struct netd_app *app)
+static void child_forget(struct fork_child *fc)
+{
+	if (fc->pidfd >= 0)
+		close(fc->pidfd);
+	fc->pidfd = -1;
+}
+
+/* Forget children that are gone, or that inherited more than
+ * NETD_FORK_CLAIM_NS ago (their claims come together: libsock takes over
+ * every inherited listener at the first). */
+static void children_prune(struct netd_app *app, uint64_t now)
 {
 	unsigned k = 0;
 
-	for (unsigned n = 0; n < app->nchildren; n++)
-		if (!app->children[n].claimed && pid_alive(app->children[n].pid))
-			app->children[k++] = app->children[n];
+	for (unsigned n = 0; n < app->nchildren; n++) {
+		struct fork_child *fc = &app->children[n];
+
+		if (child_alive(fc) && (!fc->claimed || now - fc->claimed_at < NETD_FORK_CLAIM_NS))
+			app->children[k++] = *fc;
+		else
+			child_forget(fc);
+	}
 	app->nchildren = k;
 }
 
 int app_op_fork(struct netd_apps_state *st, struct netd_app *app, int32_t pid)
 {
+	int pidfd;
+
 	if (pid <= 0)
 		return -EINVAL;
-	if (app->nchildren == NETD_FORK_CHILDREN)
-		children_prune(app);
+	children_prune(app, st->now);
 	if (app->nchildren == NETD_FORK_CHILDREN) {
 		APP_CTR(st, FORK_FULL);
 		return -ENOSPC;
 	}
-	app->children[app->nchildren++] = (struct fork_child){ .pid = (uint32_t)pid };
+	if ((pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0)) < 0)
+		return -errno;               /* gone already: nothing to inherit */
+	app->children[app->nchildren++] = (struct fork_child){ .pid = (uint32_t)pid,
+							      .pidfd = pidfd };
 	APP_CTR(st, FORKS);
 	return 0;
+}
+
+void app_fork_forget(struct netd_app *app)
+{
+	for (unsigned n = 0; n < app->nchildren; n++)
+		child_forget(&app->children[n]);
+	app->nchildren = 0;
 }
 
 /* The app with that pid that recorded child as its own, and the record. */
@@ -220,24 +254,28 @@ static struct netd_app *parent_of(struct netd_apps_state *st, uint32_t ppid, uin
 }
 
 int app_op_inherit(struct netd_apps_state *st, struct netd_app *app, uint32_t ci, int32_t pi,
-		   int32_t ppid, struct app_cpl *out)
+		   int32_t ppid, uint16_t lport, struct app_cpl *out)
 {
 	struct fork_child *fc = NULL;
 	struct netd_app *pa = ppid > 0 ? parent_of(st, (uint32_t)ppid, app->pid, &fc) : NULL;
 	const struct nsock *p;
 
-	if (!pa) {
+	if (!pa || !child_alive(fc)) {
 		APP_CTR(st, INHERIT_REFUSED);
 		return -EPERM;
 	}
+	/* The index and the port the child saw at fork: an index the parent
+	 * has since given to another listener is not the one inherited. */
 	p = pi >= 0 && (uint32_t)pi < pa->nsocks ? &pa->sock[pi] : NULL;
-	if (!p || p->type != SOCK_STREAM || p->state != NS_LISTEN) {
+	if (!p || p->type != SOCK_STREAM || p->state != NS_LISTEN || p->lport != lport) {
 		APP_CTR(st, INHERIT_REFUSED);
 		return -EBADF;
 	}
 	if (app->sock[ci].type)
 		return -EBUSY;
 	share_join(st, pa, (uint32_t)pi, app, ci);
+	if (!fc->claimed)
+		fc->claimed_at = st->now;
 	fc->claimed = true;
 	out->addr = p->laddr;
 	out->port = p->lport;
@@ -248,7 +286,7 @@ int app_op_inherit(struct netd_apps_state *st, struct netd_app *app, uint32_t ci
 bool app_fork_waiting(const struct netd_app *app)
 {
 	for (unsigned n = 0; n < app->nchildren; n++)
-		if (!app->children[n].claimed && pid_alive(app->children[n].pid))
+		if (!app->children[n].claimed && child_alive(&app->children[n]))
 			return true;
 	return false;
 }

@@ -327,9 +327,11 @@ static void link_detach(struct netd_apps_state *st, uint32_t app_id)
  * restarted sockd has forgotten it and takes it back, then replays its
  * attach as for any app (link_replay clears the orphan). MSG_DONTWAIT: an
  * offer that cannot go leaves the orphan to its grace. */
-static void link_offer(struct netd_apps_state *st, const struct netd_app *app)
+static void link_offer(struct netd_apps_state *st, const struct link_slot *ls)
 {
-	struct app_attach m = { .magic = APP_ADOPT_MAGIC, .app_id = app->app_id, .pid = app->pid,
+	const struct netd_app *app = ls->app;
+	/* the slot's id: a replay renumbers it there, not in the app */
+	struct app_attach m = { .magic = APP_ADOPT_MAGIC, .app_id = ls->app_id, .pid = app->pid,
 				.uid = app->uid, .nsocks = app->nsocks, .buf_size = app->buf_size,
 				.flags = app->flags, .region_size = app->region.size };
 	int fds[APP_ATTACH_NFDS] = { app->region.fd, app->wake_efd };
@@ -358,7 +360,7 @@ static void link_offer_orphans(struct netd_apps_state *st)
 {
 	for (unsigned s = 0; s < NETD_APPS_MAX; s++)
 		if (st->ls[s].state == LS_LIVE && st->ls[s].orphan)
-			link_offer(st, st->ls[s].app);
+			link_offer(st, &st->ls[s]);
 }
 
 /* sockd left: keep serving, and wait for its replays once it is back. */

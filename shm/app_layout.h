@@ -141,7 +141,8 @@ enum app_op {
 	APP_OP_FORK,          /* arg0 = the pid fork() just returned: that child may inherit
 	                       *   this app's listening sockets (INHERIT) -> 0 | -ENOSPC */
 	APP_OP_INHERIT,       /* sock = a free index of ours, arg0 = the parent's socket
-	                       *   index, arg1 = the parent's pid (it posted FORK for us):
+	                       *   index, port = its local port as we saw it at fork,
+	                       *   arg1 = the parent's pid (it posted FORK for us):
 	                       *   sock becomes another reference to that listening socket
 	                       *   -> 0, cpl.addr:port = its local name | -EPERM | -EBADF */
 	APP_OP_MAX

@@ -15,6 +15,7 @@
  * the region's memory goes when netd and the app unmap it.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -222,19 +223,34 @@ void sockd_app_acked(struct sockd *sd, uint32_t app_id)
 
 /* ------------------------------------------------------------ adoption */
 
+/* The real uid of pid from /proc/PID/status (its owner is root for a
+ * process that is not dumpable, as after a change of uid). -1 if unknown. */
+static int64_t proc_uid(uint32_t pid)
+{
+	char path[32], line[128];
+	int64_t uid = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/status", pid);
+	if (!(f = fopen(path, "re")))
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Uid: %" SCNd64, &uid) == 1)
+			break;
+	fclose(f);
+	return uid;
+}
+
 /* Is pid still the process netd knew, of uid? A pidfd says it lives; its
- * /proc owner says it is still of that uid (a pid reused meanwhile by
- * another user's process is not adopted). Returns the pidfd, or -errno. */
+ * real uid says it is still of that user (a pid reused meanwhile by another
+ * user's process is not adopted). Returns the pidfd, or -errno. */
 static int adopt_pidfd(uint32_t pid, uint32_t uid)
 {
-	char path[32];
-	struct stat st;
 	int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
 
 	if (pidfd < 0)
 		return -errno;
-	snprintf(path, sizeof(path), "/proc/%u", pid);
-	if (stat(path, &st) < 0 || st.st_uid != uid) {
+	if (proc_uid(pid) != (int64_t)uid) {
 		close(pidfd);
 		return -ESRCH;
 	}

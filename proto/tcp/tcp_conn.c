@@ -181,7 +181,7 @@ uint32_t tcp_timewait_count(const struct tcp_stack *ts)
 
 /* Take a TCB off the free list, zeroed and unarmed, state CLOSED. Returns NULL
  * when the pool is exhausted. */
-/* Every TCB is in use: end a connection in TIME_WAIT early to make room,
+/* Every TCB is in use: end an orphaned connection in TIME_WAIT early to make room,
  * as Linux does when its TIME_WAIT buckets overflow (tcp_max_tw_buckets):
  * a server closing first leaves one per connection for 2 MSL, and a table
  * full of them would refuse every new connection. Searched from where the
@@ -197,7 +197,10 @@ static bool timewait_recycle(struct tcp_stack *ts)
 		uint32_t i = (ts->tw_scan + k) % n;
 		struct tcb *t = tcp_tcb(ts, i);
 
-		if (t->in_use && t->state == TCPS_TIME_WAIT) {
+		/* Only an orphan: a TIME_WAIT the user still holds (shut down
+		 * for writing, FIN received, not closed) is a socket of an app,
+		 * and its conn id must not name someone else's connection. */
+		if (t->in_use && t->state == TCPS_TIME_WAIT && (t->flags & TF_USER_CLOSED)) {
 			ts->tw_scan = (i + 1) % n;
 			tcp_tcb_free(ts, NULL, t);
 			TCP_INC(ts, TW_RECYCLED);

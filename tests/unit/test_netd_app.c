@@ -1154,11 +1154,82 @@ static void test_link_attach_ack_detach_eof(void **state)
 	rmdir(dir);
 }
 
+/* ------------------------------------------------ listeners shared across fork */
+
+/* app[0] (pid 100) listens on :8080 and forks app[1], this process (a live
+ * pid: netd pins the child with a pidfd), which inherits the listener as
+ * its socket 5. */
+static void share_setup(struct fx *fx)
+{
+	struct app_attach m0 = attach_msg(&fx->app[0]), m1;
+
+	region_make(&fx->app[1], APP_ID + 1, 0);
+	m1 = attach_msg(&fx->app[1]);
+	m0.pid = 100;
+	m1.pid = (uint32_t)getpid();
+	attach_with(fx, &fx->app[0], m0);
+	attach_with(fx, &fx->app[1], m1);
+	tcp_socket(fx, 3);
+	assert_int_equal(call(fx, CMD(.op = APP_OP_BIND, .sock = 3, .port = 8080)).result, 0);
+	assert_int_equal(res(fx, CMD(.op = APP_OP_LISTEN, .sock = 3, .arg0 = 16)), 0);
+	/* not yet recorded: refused; a wrong port: refused */
+	assert_int_equal(call_on(fx, &fx->app[1], CMD(.op = APP_OP_INHERIT, .sock = 5, .arg0 = 3,
+						      .arg1 = 100, .port = 8080)).result, -EPERM);
+	assert_int_equal(res(fx, CMD(.op = APP_OP_FORK, .arg0 = (int32_t)getpid())), 0);
+	assert_int_equal(call_on(fx, &fx->app[1], CMD(.op = APP_OP_INHERIT, .sock = 5, .arg0 = 3,
+						      .arg1 = 100, .port = 8081)).result, -EBADF);
+	assert_int_equal(call_on(fx, &fx->app[1], CMD(.op = APP_OP_INHERIT, .sock = 5, .arg0 = 3,
+						      .arg1 = 100, .port = 8080)).result, 0);
+}
+
+/* Both entries show a queued connection; the child closes its copy and the
+ * parent, alone again, accepts it: no ACCEPTQ left behind (a stale one
+ * would spin a level-triggered poller on EAGAIN). */
+static void test_share_alone_again_drops_acceptq(void **state)
+{
+	struct fx *fx = *state;
+
+	share_setup(fx);
+	assert_true(tcp_connect(fx->b.stk.tcp, &fx->b.stk.tcp_env, B_IP, 0, A_IP, 8080, fx->now) >= 0);
+	settle(fx);
+	assert_true(ev_of(&fx->app[0], 3) & APP_EV_ACCEPTQ);
+	assert_true(ev_of(&fx->app[1], 5) & APP_EV_ACCEPTQ);
+	assert_int_equal(call_on(fx, &fx->app[1], CMD(.op = APP_OP_CLOSE, .sock = 5)).result, 0);
+	assert_int_equal(res(fx, CMD(.op = APP_OP_ACCEPT, .sock = 3, .arg0 = 4)), 0);
+	settle(fx);
+	assert_false(ev_of(&fx->app[0], 3) & APP_EV_ACCEPTQ);
+}
+
+/* A connection completes while the leader closes in the same poll: TCP's
+ * event went to the leader and leaves with it; the new leader must look
+ * at the queue itself, or the connection waits for the next one. */
+static void test_share_leader_leaves_new_leader_sees_queue(void **state)
+{
+	struct fx *fx = *state;
+
+	share_setup(fx);
+	assert_true(tcp_connect(fx->b.stk.tcp, &fx->b.stk.tcp_env, B_IP, 0, A_IP, 8080, fx->now) >= 0);
+	settle(fx);
+	assert_true(tcp_connect(fx->b.stk.tcp, &fx->b.stk.tcp_env, B_IP, 0, A_IP, 8080, fx->now) >= 0);
+	assert_int_equal(call_on(fx, &fx->app[1], CMD(.op = APP_OP_ACCEPT, .sock = 5, .arg0 = 6)).result, 0);
+	for (int i = 0; i < 5; i++) {
+		exchange(fx);
+		fx->now += 1000000;
+	}
+	post(&fx->app[0], CMD(.op = APP_OP_CLOSE, .sock = 3));
+	forward_events(fx);
+	settle(fx);
+	assert_true(ev_of(&fx->app[1], 5) & APP_EV_ACCEPTQ);
+	assert_int_equal(call_on(fx, &fx->app[1], CMD(.op = APP_OP_ACCEPT, .sock = 5, .arg0 = 7)).result, 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		T(test_share_alone_again_drops_acceptq),
+		T(test_share_leader_leaves_new_leader_sees_queue),
 		T(test_tcp_connect_send_peer_receives),
 		T(test_tcp_peer_sends_rx_ring_backpressure_then_eof),
 		T(test_tcp_listen_accept_and_graceful_close),

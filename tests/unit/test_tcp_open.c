@@ -395,6 +395,35 @@ static void test_timewait_recycled_when_full(void **state)
 	assert_int_equal(tcp_conn_count(fx->ts), 4);
 }
 
+/* A TIME_WAIT the app still holds (it shut writing, the peer's FIN came:
+ * nginx's lingering close) is not recycled for a new connection: its id
+ * would name a stranger's connection to the app. The new SYN waits. */
+static void test_timewait_user_held_not_recycled(void **state)
+{
+	struct tcp_fx *fx = *state;
+	struct tcp_config cfg;
+	uint32_t iss, held;
+	int l;
+
+	tcp_fx_free(fx);
+	tcp_fx_config(&cfg);
+	cfg.max_conns = 2;
+	*state = fx = tcp_fx_new(&cfg);
+	l = tcp_listen(fx->ts, &fx->env, 0, FX_LPORT, 8, 0);
+	assert_true(l >= 0);
+	tcp_fx_in(fx, &(struct tcp_spec){ .sport = 2000, .flags = TH_SYN, .seq = 100 });
+	iss = tcp_fx_last(fx)->seq;
+	tcp_fx_in(fx, &(struct tcp_spec){ .sport = 2000, .flags = TH_ACK, .seq = 101, .ack = iss + 1 });
+	held = (uint32_t)tcp_accept(fx->ts, &fx->env, (uint32_t)l, NULL);
+	assert_int_equal(tcp_shutdown(fx->ts, &fx->env, held, TCP_SHUT_WR, fx->now), 0);
+	tcp_fx_in(fx, &(struct tcp_spec){ .sport = 2000, .flags = TH_FIN | TH_ACK, .seq = 101,
+					  .ack = iss + 2 });
+	assert_int_equal(tcp_fx_state(fx, held), TCPS_TIME_WAIT);
+	tcp_fx_in(fx, &(struct tcp_spec){ .sport = 3000, .flags = TH_SYN, .seq = 500 });
+	assert_int_equal(tcp_fx_state(fx, held), TCPS_TIME_WAIT);   /* still the app's */
+	assert_int_equal(tcp_accept(fx->ts, &fx->env, (uint32_t)l, NULL), -EAGAIN);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -413,6 +442,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_listen_reuseport, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listen_close_frees_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timewait_recycled_when_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timewait_user_held_not_recycled, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
