@@ -43,23 +43,9 @@
 #define ECHO_ADDR  "10.0.0.7"
 #define HOST_ADDR  "10.0.0.2"
 
-static const char *scenario = "?";
+static const char *tool_who = "?";   /* the scenario, for CHECK and ok */
+#include "tests/support/tool_check.h"
 
-#define CHECK(cond, ...) do {                                                 \
-		if (!(cond)) {                                                \
-			printf("FAIL %s: line %d: ", scenario, __LINE__);     \
-			printf(__VA_ARGS__);                                  \
-			printf(" (errno %d %s)\n", errno, strerror(errno));   \
-			fflush(stdout);                                       \
-			exit(1);                                              \
-		}                                                             \
-	} while (0)
-
-static void ok(const char *step)
-{
-	printf("ok %s: %s\n", scenario, step);
-	fflush(stdout);
-}
 
 static int64_t now_ms(void)
 {
@@ -1148,17 +1134,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: sock_client SCENARIO\n");
 		return 2;
 	}
-	scenario = argv[1];
+	tool_who = argv[1];
 	alarm(20);     /* nothing here takes longer; a hang must fail, not stall CI */
-	if (!strcmp(scenario, "nostack")) {
+	if (!strcmp(tool_who, "nostack")) {
 		scen_nostack(argc > 2 ? argv[2] : NULL);
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(sc) / sizeof(sc[0]); i++)
-		if (!strcmp(scenario, sc[i].name)) {
+		if (!strcmp(tool_who, sc[i].name)) {
 			sc[i].fn();
 			return 0;
 		}
-	fprintf(stderr, "sock_client: unknown scenario %s\n", scenario);
+	fprintf(stderr, "sock_client: unknown scenario %s\n", tool_who);
 	return 2;
 }

@@ -60,23 +60,9 @@ _Static_assert(sizeof(struct tcp_info) == sizeof(struct app_tcp_info), "struct t
  * have them, and glibc's <netinet/tcp.h> cannot come with it). */
 enum { TCPI_ESTABLISHED = 1, TCPI_CLOSE = 7, TCPI_CLOSE_WAIT = 8, TCPI_LISTEN = 10 };
 
-static const char *role = "?";
+static const char *tool_who = "?";   /* the role, for CHECK and ok */
+#include "tests/support/tool_check.h"
 
-#define CHECK(cond, ...) do {                                                 \
-		if (!(cond)) {                                                \
-			printf("FAIL %s: line %d: ", role, __LINE__);         \
-			printf(__VA_ARGS__);                                  \
-			printf(" (errno %d %s)\n", errno, strerror(errno));   \
-			fflush(stdout);                                       \
-			exit(1);                                              \
-		}                                                             \
-	} while (0)
-
-static void ok(const char *step)
-{
-	printf("ok %s: %s\n", role, step);
-	fflush(stdout);
-}
 
 static struct sockaddr_in sin_of(const char *ip, const char *port)
 {
@@ -202,7 +188,7 @@ static void print_figures(const struct tcp_info *ti)
 {
 	printf("figures %s: rtt %u us rttvar %u rto %u mss %u cwnd %u ssthresh %u pmtu %u "
 	       "bytes_acked %llu bytes_received %llu segs_out %u segs_in %u data_segs_out %u "
-	       "total_retrans %u lost %u\n", role, ti->tcpi_rtt, ti->tcpi_rttvar, ti->tcpi_rto,
+	       "total_retrans %u lost %u\n", tool_who, ti->tcpi_rtt, ti->tcpi_rttvar, ti->tcpi_rto,
 	       ti->tcpi_snd_mss, ti->tcpi_snd_cwnd, ti->tcpi_snd_ssthresh, ti->tcpi_pmtu,
 	       (unsigned long long)ti->tcpi_bytes_acked, (unsigned long long)ti->tcpi_bytes_received,
 	       ti->tcpi_segs_out, ti->tcpi_segs_in, ti->tcpi_data_segs_out, ti->tcpi_total_retrans,
@@ -276,9 +262,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: tcp_info_check client|server ADDR PORT\n");
 		return 2;
 	}
-	role = argv[1];
+	tool_who = argv[1];
 	alarm(30);
-	if (!strcmp(role, "client"))
+	if (!strcmp(tool_who, "client"))
 		run_client(argv[2], argv[3]);
 	else
 		run_server(argv[2], argv[3]);
