@@ -352,6 +352,7 @@ static unsigned engine_steer_rx(struct netd_engine *e, unsigned budget)
 		if (k)
 			stack_input_steered(e->stk, b, k, e->now);
 		engine_tx_flush(e);
+		engine_events(e);
 		done += n;
 	}
 	COUNTER_ADD(&e->st->ctr, NETD_STEER_IN, done);
@@ -444,6 +445,7 @@ static unsigned engine_rx(struct netd_engine *e, unsigned budget)
 		engine_input(e, d, n);
 		engine_tx_flush(e);
 		engine_steer_flush(e);
+		engine_events(e);            /* each burst's: the event queue holds 512 */
 		done += n;
 		if (n < want)
 			break;
