@@ -130,7 +130,17 @@ drops=$(grep -E "e[0-9]+ drop " "$RS_RUN/netd.dump" | awk '{ printf "%s %s  ", $
 echo "      netd drops by reason: ${drops:-none}"
 echo "      sockd: apps admitted $(rs_sockd_ctr APPS_ADMITTED), live now $(rs_sockd_live)"
 
-step 7 "tear down"
+step 7 "live views: build/bin/ctl -d RUN_DIR conns -a, ctl stats (read-only, no signal)"
+ctl="$RS_BUILD/bin/ctl"
+if [ -x "$ctl" ]; then
+  "$ctl" -d "$RS_RUN" conns -a | sed 's/^/      /'
+  "$ctl" -d "$RS_RUN" stats netd | grep -E " latency (rx_ring_residence|proto_per_burst|rx_to_tx) " |
+    sed 's/^/      /'
+else
+  echo "      (ctl not built)"
+fi
+
+step 8 "tear down"
 rs_stack_down
 ok "daemons stopped, namespace and temporary files removed at exit (logs in $LOGS)"
 cat <<TXT
@@ -142,7 +152,8 @@ nginx answered from 10.0.0.1. ${FILE_MIB} MiB came back intact (SHA-256 checked)
 
 Your own program: scripts/ringstack-up.sh starts the daemons (run it under
 \`ip netns exec NS\` to keep the TAP private), then
-\`scripts/ringstack-run --run-dir DIR PROGRAM ARGS\` runs PROGRAM on the stack.
+\`scripts/ringstack-run --run-dir DIR PROGRAM ARGS\` runs PROGRAM on the stack;
+\`build/bin/ctl -d DIR stats\` and \`ctl -d DIR conns -a\` show it live.
 PASS
 TXT
 exit 0
