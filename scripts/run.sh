@@ -8,8 +8,9 @@
 # scripts/ringstack-run (LD_PRELOAD of libringstack.so; --strict, so it cannot
 # quietly use the kernel), fetches both through the stack; the file's SHA-256
 # must match, and nginx must have seen the client as 10.0.0.2 (the stack's
-# address: the bytes crossed the TAP). It prints the daemons' counters and
-# tears everything down. Nothing leaves the namespace.
+# address: the bytes crossed the TAP). It prints the daemons' counters, shows
+# the connections and latencies with build/bin/ctl, and tears everything down.
+# Nothing leaves the namespace.
 #
 # If the application path is not built yet (scripts/ringstack-run or
 # BUILD/lib/libringstack.so missing), it says so and shows what does work:
