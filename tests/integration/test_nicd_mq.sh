@@ -15,45 +15,12 @@
 set -uo pipefail
 BUILD=${1:-build}
 cd "$(dirname "$0")/../.."
-NICD=$BUILD/bin/nicd
-FAKE=$BUILD/tools/fake_netd
-
-skip() { echo "SKIP: $*"; exit 77; }
-[ -x "$NICD" ] && [ -x "$FAKE" ] || { echo "FAIL: $NICD or $FAKE not built"; exit 1; }
-[ "$(id -u)" -eq 0 ] || skip "needs root (network namespace, TAP)"
+. tests/support/nicd-lib.sh
 [ -c /dev/net/tun ] || skip "no /dev/net/tun"
-command -v python3 >/dev/null || skip "needs python3 for the kernel-side sender"
-
-NS=rs-nicd-mq-$$
-RUN=$(mktemp -d /dev/shm/rs-nicd-mq.XXXXXX) || exit 1
-NICD_PID=
-cleanup() {
-  [ -n "$NICD_PID" ] && kill -TERM "$NICD_PID" 2>/dev/null && wait "$NICD_PID" 2>/dev/null
-  jobs -p | xargs -r kill 2>/dev/null
-  ip netns del "$NS" 2>/dev/null
-  [ -n "${KEEP_RUN:-}" ] && cp "$RUN"/*.log "$KEEP_RUN"/ 2>/dev/null; rm -rf "$RUN"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-ip netns add "$NS" 2>/dev/null || skip "cannot create a network namespace"
-nx() { ip netns exec "$NS" "$@"; }
-fail() {
-  echo "FAIL: $*"
-  for f in "$RUN"/*.log; do echo "--- $f"; tail -n 40 "$f"; done
-  exit 1
-}
-counter() { awk -v k="nicd.$2" '$1 == k { print $2 }' "$1"; }
-field() { grep -oE "(^| )$2=[0-9]+" "$1" | tail -n1 | cut -d= -f2; }
+nicd_init nicd-mq "network namespace, TAP"
 
 nx ip link set lo up
-ip netns exec "$NS" "$NICD" --tap rs0 --queues 2 --run-dir "$RUN" >"$RUN/nicd.log" 2>&1 &
-NICD_PID=$!
-for _ in $(seq 50); do
-  [ -S "$RUN/nicd.sock" ] && grep -q "ready" "$RUN/nicd.log" && break
-  kill -0 "$NICD_PID" 2>/dev/null || fail "nicd exited at start"
-  sleep 0.1
-done
-grep -q "ready" "$RUN/nicd.log" || fail "nicd not ready after 5 s"
+start_nicd --tap rs0 --queues 2
 nx ip addr add 10.0.0.1/24 dev rs0
 nx sysctl -qw net.ipv6.conf.rs0.disable_ipv6=1
 

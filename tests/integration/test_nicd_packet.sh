@@ -18,82 +18,16 @@
 set -uo pipefail
 BUILD=${1:-build}
 cd "$(dirname "$0")/../.."
-NICD=$BUILD/bin/nicd
-FAKE=$BUILD/tools/fake_netd
 N=2000
-
-skip() { echo "SKIP: $*"; exit 77; }
-[ -x "$NICD" ] && [ -x "$FAKE" ] || { echo "FAIL: $NICD or $FAKE not built"; exit 1; }
-[ "$(id -u)" -eq 0 ] || skip "needs root (network namespace, veth, AF_PACKET)"
-command -v python3 >/dev/null || skip "needs python3 for the kernel-side receiver"
-
-NS=rs-nicd-pkt-$$
-RUN=$(mktemp -d /dev/shm/rs-nicd-pkt.XXXXXX) || exit 1
-NICD_PID=
-cleanup() {
-  [ -n "$NICD_PID" ] && kill -TERM "$NICD_PID" 2>/dev/null && wait "$NICD_PID" 2>/dev/null
-  jobs -p | xargs -r kill 2>/dev/null
-  ip netns del "$NS" 2>/dev/null
-  [ -n "${KEEP_RUN:-}" ] && cp "$RUN"/*.log "$KEEP_RUN"/ 2>/dev/null; rm -rf "$RUN"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-ip netns add "$NS" 2>/dev/null || skip "cannot create a network namespace"
-nx() { ip netns exec "$NS" "$@"; }
-fail() {
-  echo "FAIL: $*"
-  for f in "$RUN"/*.log; do echo "--- $f"; tail -n 40 "$f"; done
-  exit 1
-}
-
-# start_nicd: run nicd in the namespace and wait (5 s at most) for its socket.
-start_nicd() {
-  rm -f "$RUN/nicd.sock"
-  # not through nx: $! must be nicd itself (ip netns exec execs it), not a subshell
-  ip netns exec "$NS" "$NICD" --packet ve1 --run-dir "$RUN" >>"$RUN/nicd.log" 2>&1 &
-  NICD_PID=$!
-  for _ in $(seq 50); do
-    [ -S "$RUN/nicd.sock" ] && grep -q "ready" "$RUN/nicd.log" && return 0
-    kill -0 "$NICD_PID" 2>/dev/null || fail "nicd exited at start"
-    sleep 0.1
-  done
-  fail "nicd not ready after 5 s"
-}
-
-# receiver OUT SECONDS: count UDP datagrams to 10.0.0.1:9000 until SECONDS
-# pass or 2 s go by without one after the first; write the count to OUT.
-receiver() {
-  ip netns exec "$NS" python3 - "$1" "$2" <<'PY' &
-import socket, sys, time
-out, limit = sys.argv[1], float(sys.argv[2])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-s.bind(("10.0.0.1", 9000))
-s.settimeout(0.2)
-open(out + ".ready", "w").close()
-n, end, last = 0, time.time() + limit, None
-while time.time() < end and (last is None or time.time() - last < 2):
-    try:
-        s.recv(4096); n += 1; last = time.time()
-    except socket.timeout:
-        pass
-open(out, "w").write(str(n))
-PY
-  RECV_PID=$!
-  for _ in $(seq 50); do [ -e "$1.ready" ] && return 0; sleep 0.1; done
-  fail "receiver did not start"
-}
-
-# counter FILE NAME: a "nicd.NAME value" line fake_netd printed.
-counter() { awk -v k="nicd.$2" '$1 == k { print $2 }' "$1"; }
-field() { grep -o "$2=[0-9]*" "$1" | tail -n1 | cut -d= -f2; }
+. tests/support/nicd-lib.sh
+nicd_init nicd-pkt "network namespace, veth, AF_PACKET"
 
 nx ip link set lo up
 nx ip link add ve0 type veth peer name ve1 || skip "cannot create a veth pair"
 for d in ve0 ve1; do nx sysctl -qw net.ipv6.conf.$d.disable_ipv6=1; done
 nx ip addr add 10.0.0.1/24 dev ve0
 nx ip link set ve0 up
-start_nicd
+start_nicd --packet ve1
 MAC=$(nx cat /sys/class/net/ve0/address)
 
 # ---- 1. ping through fake_netd, N datagrams to the kernel
@@ -133,7 +67,7 @@ FAKE_PID=$!
 sleep 1
 kill -KILL "$NICD_PID"; wait "$NICD_PID" 2>/dev/null; NICD_PID=
 sleep 0.3
-start_nicd
+start_nicd --packet ve1
 grep -q "re-attached .*generation 2" "$RUN/nicd.log" || fail "restarted nicd did not re-attach the region"
 wait $FAKE_PID || fail "fake_netd (phase 2) failed"
 [ "$(field "$RUN/fake2.log" reconnects)" = 1 ] || fail "fake_netd did not reconnect"
